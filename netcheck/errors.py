@@ -1,0 +1,98 @@
+"""One exception family for everything netcheck reports to a user.
+
+Every message is written for the person running the tool: it names the file,
+line and field, or the host, and says what was expected or what to do. The
+CLI maps the families to exit codes; anything that escapes outside this family
+is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NetcheckError(Exception):
+    """Root of every error netcheck raises on purpose."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where in a user's file a problem sits (1-based line and column)."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.column is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class ConfigError(NetcheckError):
+    """A topology, lab or catalog file that is missing, malformed or invalid."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.location = location
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = []
+        if self.location is not None:
+            parts.append(str(self.location))
+        if self.field:
+            parts.append(self.field)
+        prefix = ": ".join(parts)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class ConfigErrors(ConfigError):
+    """Several validation problems found in one pass, reported together."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(e) for e in errors))
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class TransportError(NetcheckError):
+    """An agent could not be started or reached on a host."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        self.host = host
+        self.reason = reason
+        super().__init__(f"{host}: {reason}")
+
+
+class AgentLost(TransportError):
+    """An agent that was running stopped answering or exited mid-sweep."""
+
+
+class ProtocolError(NetcheckError):
+    """A message on the agent channel that is not valid protocol."""
+
+
+class UsageError(NetcheckError):
+    """A command-line argument that does not make sense."""
+
+
+class OutputError(NetcheckError):
+    """A report or database could not be written."""
+
+
+class LabError(NetcheckError):
+    """The namespace lab could not be built or torn down."""
