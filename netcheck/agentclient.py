@@ -1,0 +1,235 @@
+"""The coordinator's side of one agent: protocol over a channel, messages routed by id.
+
+Peer data enters here and only here: every line is decoded with the agent's
+own pure protocol module, and anything malformed becomes a `ProtocolError` or,
+if the channel ends, `AgentLost` for everyone still waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from netcheck_agent import protocol as p
+
+from netcheck.errors import AgentLost, ProtocolError, TransportError
+from netcheck.transports.base import AgentChannel
+
+__all__ = ["AgentClient", "ResponderOutcome"]
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponderOutcome:
+    listening: tuple[tuple[str, int], ...]
+    refused: tuple[tuple[str, int, str, str], ...]  # address, port, reason, detail
+
+
+class AgentClient:
+    """One agent, after its hello. Use `AgentClient.connect(host, channel)`."""
+
+    def __init__(self, host: str, channel: AgentChannel, hello: p.Hello) -> None:
+        self.host = host
+        self.hello = hello
+        self._channel = channel
+        self._batches: dict[str, asyncio.Queue[p.Result | p.BatchDone | None]] = {}
+        self._waiters: dict[tuple[str, str], asyncio.Future[p.Message]] = {}
+        self._lost: str | None = None
+        self._reader = asyncio.ensure_future(self._read_loop())
+        self._counter = 0
+
+    @classmethod
+    async def connect(
+        cls, host: str, channel: AgentChannel, timeout: float = HELLO_TIMEOUT_S
+    ) -> AgentClient:
+        """Wait for the agent's hello; a channel that says anything else is not an agent."""
+        try:
+            line = await asyncio.wait_for(channel.receive(), timeout)
+        except asyncio.TimeoutError:
+            await channel.close()
+            raise TransportError(
+                host, f"the agent did not say hello within {timeout:g} s"
+            ) from None
+        if line is None:
+            await channel.close()
+            raise TransportError(host, "the agent exited before saying hello")
+        try:
+            msg = p.decode(line)
+        except p.ProtocolError as exc:
+            await channel.close()
+            shown = line[:120].decode("utf-8", "replace").strip()
+            raise TransportError(
+                host, f"not a netcheck agent on the channel ({exc}): {shown!r}"
+            ) from None
+        if not isinstance(msg, p.Hello):
+            await channel.close()
+            raise TransportError(host, f"the agent's first message was {msg.TYPE!r}, not hello")
+        if msg.protocol != p.PROTOCOL_VERSION:
+            await channel.close()
+            raise TransportError(
+                host,
+                f"agent speaks protocol {msg.protocol}, this netcheck speaks {p.PROTOCOL_VERSION}; "
+                "deploy the matching agent",
+            )
+        return cls(host, channel, msg)
+
+    @property
+    def lost(self) -> str | None:
+        """Why the agent is gone, or None while it runs."""
+        return self._lost
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    async def _send(self, msg: p.Message) -> None:
+        if self._lost is not None:
+            raise AgentLost(self.host, self._lost)
+        try:
+            await self._channel.send(p.encode(msg))
+        except (OSError, EOFError, ConnectionError) as exc:
+            self._mark_lost(f"channel closed while sending ({exc})")
+            raise AgentLost(self.host, self._lost or "channel closed") from None
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                line = await self._channel.receive()
+                if line is None:
+                    self._mark_lost("the agent's channel closed (agent exited or was killed)")
+                    return
+                try:
+                    msg = p.decode(line)
+                except p.ProtocolError as exc:
+                    log.warning(
+                        "[host=%s] ignoring a malformed line from the agent: %s", self.host, exc
+                    )
+                    continue
+                self._route(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a broken channel must not kill the sweep
+            self._mark_lost(f"reading from the agent failed: {exc!r}")
+
+    def _route(self, msg: p.Message) -> None:
+        if isinstance(msg, (p.Result, p.BatchDone)):
+            q = self._batches.get(msg.batch)
+            if q is not None:
+                q.put_nowait(msg)
+            return
+        if isinstance(msg, (p.RespondersReady, p.RespondersStopped)):
+            fut = self._waiters.pop((msg.TYPE, msg.id), None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+            return
+        if isinstance(msg, p.Error):
+            log.warning("[host=%s] agent error %s: %s", self.host, msg.code, msg.message)
+            if msg.ref is not None:
+                for key, fut in list(self._waiters.items()):
+                    if key[1] == msg.ref and not fut.done():
+                        fut.set_exception(ProtocolError(f"{self.host}: {msg.message}"))
+                        del self._waiters[key]
+                q = self._batches.get(msg.ref)
+                if q is not None:
+                    q.put_nowait(None)
+            return
+        if isinstance(msg, p.Bye):
+            self._mark_lost("the agent said bye")
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._lost is None:
+            self._lost = reason
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.set_exception(AgentLost(self.host, reason))
+        self._waiters.clear()
+        for q in self._batches.values():
+            q.put_nowait(None)
+
+    async def _request(
+        self, msg: p.Message, reply_type: str, ref: str, timeout: float
+    ) -> p.Message:
+        fut: asyncio.Future[p.Message] = asyncio.get_running_loop().create_future()
+        self._waiters[(reply_type, ref)] = fut
+        await self._send(msg)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            self._waiters.pop((reply_type, ref), None)
+            raise AgentLost(self.host, f"no {reply_type} within {timeout:g} s") from None
+
+    # --- responders ---------------------------------------------------------
+
+    async def start_responders(
+        self, listen: Sequence[tuple[str, int]], nonce: str, ttl_s: int, max_conns: int
+    ) -> tuple[str, ResponderOutcome]:
+        rid = self._next_id("r")
+        msg = p.RespondersStart(
+            id=rid,
+            nonce=nonce,
+            ttl_s=ttl_s,
+            max_conns=max_conns,
+            listen=tuple(p.ListenSpec(address=a, port=port) for a, port in listen),
+        )
+        reply = await self._request(msg, p.RespondersReady.TYPE, rid, timeout=30.0)
+        assert isinstance(reply, p.RespondersReady)
+        return rid, ResponderOutcome(
+            listening=tuple((x.address, x.port) for x in reply.listening),
+            refused=tuple((x.address, x.port, x.reason, x.detail) for x in reply.refused),
+        )
+
+    async def stop_responders(self, rid: str) -> p.RespondersStopped | None:
+        if self._lost is not None:
+            return None
+        try:
+            reply = await self._request(
+                p.RespondersStop(id=rid), p.RespondersStopped.TYPE, rid, 10.0
+            )
+        except AgentLost:
+            return None
+        assert isinstance(reply, p.RespondersStopped)
+        return reply
+
+    # --- probes -------------------------------------------------------------
+
+    async def run_batch(
+        self, probes: Sequence[p.ProbeRequest], concurrency: int
+    ) -> AsyncIterator[p.Result]:
+        """Send a batch and yield its results as they arrive.
+
+        Ends normally at batch_done; raises AgentLost if the agent goes away first
+        (the results already yielded stay valid).
+        """
+        bid = self._next_id("b")
+        queue: asyncio.Queue[p.Result | p.BatchDone | None] = asyncio.Queue()
+        self._batches[bid] = queue
+        try:
+            await self._send(p.ProbeBatch(batch=bid, probes=tuple(probes), concurrency=concurrency))
+            while True:
+                item = await queue.get()
+                if item is None:
+                    raise AgentLost(self.host, self._lost or "the agent rejected the batch")
+                if isinstance(item, p.BatchDone):
+                    return
+                yield item
+        finally:
+            self._batches.pop(bid, None)
+
+    async def close(self) -> None:
+        """Say bye (politely, briefly) and close the channel; never raises."""
+        if self._lost is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._channel.send(p.encode(p.Bye())), 2.0)
+        try:
+            await asyncio.wait_for(self._channel.close(), 5.0)
+        except Exception as exc:
+            log.debug("[host=%s] close: %r", self.host, exc)
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader

@@ -1,0 +1,242 @@
+"""Topology × catalog → the concrete probes of a sweep. Pure: no packet is sent here.
+
+One `ProbeSpec` is one cell of the matrix: from a source host's NIC to a
+destination host's NIC on one proto/port, with the rules that ask for it, the
+expectation, and the path the flow should take. The NIC-selection rule of
+DESIGN.md lives in `Host.nic_facing`; this module applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from netcheck.catalog import AZURE_ENDPOINTS, Catalog, Evidence, Rule, Scope, load_catalog
+from netcheck.errors import ConfigError, Location
+from netcheck.topology.model import Host, Role, SweepSettings, Topology
+
+__all__ = ["Plan", "ProbeSpec", "Skipped", "build_plan"]
+
+# Probe kinds the agent has today; cells whose protocol has none are listed as skipped.
+_PROBE_KIND = {"tcp": "tcp_connect"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    cell_id: str
+    source_host: str
+    source_nic: str
+    source_address: str
+    dest_host: str
+    dest_nic: str
+    dest_address: str
+    proto: str
+    port: int  # the port probed
+    documented_port: int  # the port the documentation (or the override) names
+    rule_ids: tuple[str, ...]
+    evidence: Evidence
+    expect_reachable: bool
+    path: str | None  # the declared path the flow should cross, None within a site
+    kind: str
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"{self.cell_id}: port {self.port}")
+        if not self.rule_ids:
+            raise ValueError(f"{self.cell_id}: no rule")
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule_ids[0]
+
+    @property
+    def column(self) -> str:
+        """The matrix column: destination and port."""
+        return f"{self.dest_host}:{self.port}"
+
+    @property
+    def row(self) -> str:
+        return f"{self.source_host} ({self.source_nic} {self.source_address})"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A rule (or a rule for one source) the plan could not turn into probes, and why."""
+
+    rule_id: str
+    reason: str
+    source_host: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    topology: Topology
+    catalog: Catalog
+    specs: tuple[ProbeSpec, ...]
+    skipped: tuple[Skipped, ...]
+    settings: SweepSettings
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        user = tuple(Rule.from_user(r) for r in self.topology.rules)
+        return self.catalog.rules + user
+
+    def by_source(self) -> dict[str, list[ProbeSpec]]:
+        out: dict[str, list[ProbeSpec]] = {}
+        for s in self.specs:
+            out.setdefault(s.source_host, []).append(s)
+        return out
+
+    def listeners(self) -> dict[str, list[tuple[str, int]]]:
+        """Per destination host: the (address, port) pairs the sweep will probe (TCP)."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for s in self.specs:
+            key = (s.dest_address, s.port)
+            lst = out.setdefault(s.dest_host, [])
+            if s.proto == "tcp" and key not in lst:
+                lst.append(key)
+        return out
+
+
+def _cell_id(src: Host, src_nic: str, dst: Host, dst_nic: str, proto: str, port: int) -> str:
+    return f"{src.name}/{src_nic}>{dst.name}/{dst_nic}:{proto}/{port}"
+
+
+def _sources(rule: Rule, topo: Topology) -> Iterable[Host]:
+    if rule.source_host is not None:
+        return (topo.host(rule.source_host),)
+    return (h for h in topo.hosts if any(r in h.roles for r in rule.sources))
+
+
+def _destinations(rule: Rule, topo: Topology) -> Iterable[Host]:
+    if rule.dest_host is not None:
+        return (topo.host(rule.dest_host),)
+    return (
+        h for h in topo.hosts if any(isinstance(t, Role) and t in h.roles for t in rule.targets)
+    )
+
+
+def _applies(rule: Rule, src: Host, dst: Host) -> bool:
+    if src.name == dst.name:
+        return False  # e.g. the default master target runs on the configuration server
+    if rule.scope is Scope.SAME_SITE and src.site != dst.site:
+        return False
+    if rule.same_group and not set(src.groups) & set(dst.groups):
+        return False
+    return not (rule.dest_os is not None and dst.os is not None and dst.os != rule.dest_os)
+
+
+def build_plan(
+    topo: Topology,
+    catalog: Catalog | None = None,
+    settings: SweepSettings | None = None,
+    only_rules: Iterable[str] = (),
+) -> Plan:
+    """Expand the topology against the catalog and the topology's own rules."""
+    catalog = catalog or load_catalog()
+    rules = list(catalog.rules) + [Rule.from_user(r) for r in topo.rules]
+    known = {r.id for r in rules}
+    for rid in topo.disabled_rules:
+        if rid not in known:
+            raise ConfigError(
+                f"unknown rule id {rid!r}; known: {', '.join(sorted(known))}",
+                location=Location(topo.source),
+                field="disable_rules",
+            )
+    only = set(only_rules)
+    for rid in only - known:
+        raise ConfigError(f"unknown rule id {rid!r}; known: {', '.join(sorted(known))}")
+    specs: dict[tuple[str, str, str, str, int], ProbeSpec] = {}
+    skipped: list[Skipped] = []
+    for rule in rules:
+        if rule.id in topo.disabled_rules or (only and rule.id not in only):
+            continue
+        if AZURE_ENDPOINTS in rule.targets:
+            skipped.append(Skipped(rule.id, "Azure endpoint checks are not probed by this version"))
+            continue
+        kind = _PROBE_KIND.get(rule.proto)
+        if kind is None:
+            skipped.append(Skipped(rule.id, f"no {rule.proto.upper()} probe in this version"))
+            continue
+        documented, probed = rule.port_for(topo.ports)
+        matched = False
+        for src in _sources(rule, topo):
+            for dst in _destinations(rule, topo):
+                if not _applies(rule, src, dst):
+                    continue
+                matched = True
+                if not src.agent.runs:
+                    skipped.append(
+                        Skipped(rule.id, f"no agent on {src.name} (agent: none)", src.name)
+                    )
+                    continue
+                s_nic = src.nic_facing(dst.site)
+                d_nic = dst.nic_facing(src.site)
+                key = (src.name, s_nic.name, dst.name, rule.proto, probed)
+                # d_nic follows from the pair of hosts, so the key needs no dest NIC
+                if key in specs:
+                    old = specs[key]
+                    specs[key] = _merge(old, rule)
+                    continue
+                path = topo.path_between(src.site, dst.site)
+                specs[key] = ProbeSpec(
+                    cell_id=_cell_id(src, s_nic.name, dst, d_nic.name, rule.proto, probed),
+                    source_host=src.name,
+                    source_nic=s_nic.name,
+                    source_address=str(s_nic.address),
+                    dest_host=dst.name,
+                    dest_nic=d_nic.name,
+                    dest_address=str(d_nic.address),
+                    proto=rule.proto,
+                    port=probed,
+                    documented_port=documented,
+                    rule_ids=(rule.id,),
+                    evidence=rule.evidence,
+                    expect_reachable=rule.expect_reachable,
+                    path=path.name if path else None,
+                    kind=kind,
+                )
+        if not matched:
+            skipped.append(
+                Skipped(rule.id, "no matching source and destination hosts in the topology")
+            )
+    return Plan(
+        topology=topo,
+        catalog=catalog,
+        specs=tuple(specs.values()),
+        skipped=_dedupe(skipped),
+        settings=settings or topo.sweep,
+    )
+
+
+def _merge(spec: ProbeSpec, rule: Rule) -> ProbeSpec:
+    """Two rules asking for the same cell: one probe, both rule ids.
+
+    Contradicting expectations (one rule says reachable, another blocked) are not
+    guessed at: they are a topology error.
+    """
+    if spec.expect_reachable != rule.expect_reachable:
+        raise ConfigError(
+            f"rules {spec.rule_id!r} and {rule.id!r} contradict each other on "
+            f"{spec.source_host} → {spec.dest_host}:{spec.port} (one expects reachable, one blocked)"
+        )
+    evidence = spec.evidence
+    if Evidence.DOCUMENTED in (spec.evidence, rule.evidence):
+        evidence = Evidence.DOCUMENTED
+    return replace(spec, rule_ids=(*spec.rule_ids, rule.id), evidence=evidence)
+
+
+def _dedupe(items: list[Skipped]) -> tuple[Skipped, ...]:
+    seen: set[Skipped] = set()
+    out = []
+    for s in items:
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    return tuple(out)

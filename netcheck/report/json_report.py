@@ -1,0 +1,145 @@
+"""The JSON report: a documented, versioned schema (see docs/report-json.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from netcheck.results import CellResult
+from netcheck.stats import CellVerdict
+from netcheck.sweep import SweepResult
+
+__all__ = ["SCHEMA_VERSION", "cell_to_dict", "render_json", "sweep_to_dict"]
+
+SCHEMA = "netcheck.sweep"
+SCHEMA_VERSION = 1
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _r(x: float) -> float:
+    return round(x, 3)
+
+
+def cell_to_dict(sweep: SweepResult, result: CellResult, verdict: CellVerdict) -> dict[str, Any]:
+    spec = result.spec
+    rule = sweep.plan.rule(spec.rule_id)
+    rtt = verdict.stats.rtt
+    return {
+        "cell_id": spec.cell_id,
+        "source_host": spec.source_host,
+        "source_nic": spec.source_nic,
+        "source_address": spec.source_address,
+        "dest_host": spec.dest_host,
+        "dest_nic": spec.dest_nic,
+        "dest_address": spec.dest_address,
+        "proto": spec.proto,
+        "port": spec.port,
+        "documented_port": spec.documented_port,
+        "rule_id": spec.rule_id,
+        "rule_ids": list(spec.rule_ids),
+        "flows": list(rule.flows),
+        "evidence": spec.evidence.value,
+        "expect": "reachable" if spec.expect_reachable else "blocked",
+        "path": spec.path,
+        "status": result.status.value,
+        "verdict": verdict.verdict.value,
+        "passed": verdict.passed,
+        "reason": verdict.reason,
+        "hint": "" if verdict.passed else rule.hint,
+        "doc": rule.doc,
+        "error_codes": list(rule.errors),
+        "sent": verdict.stats.sent,
+        "answered": verdict.stats.answered,
+        "loss_pct": _r(verdict.stats.loss_pct),
+        "rtt_ms": None
+        if rtt is None
+        else {
+            "min": _r(rtt.min),
+            "avg": _r(rtt.avg),
+            "p50": _r(rtt.p50),
+            "p95": _r(rtt.p95),
+            "p99": _r(rtt.p99),
+            "max": _r(rtt.max),
+            "jitter": _r(rtt.jitter),
+        },
+        "rtt_source": rtt.source if rtt else None,
+        "samples": [
+            {
+                "outcome": s.outcome.value,
+                "rtt_us": s.rtt_us,
+                "rtt_source": s.rtt_source,
+                "errno": s.errno,
+                "detail": s.detail,
+                "proven": s.proven,
+                "t": s.t,
+            }
+            for s in result.samples
+        ],
+    }
+
+
+def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
+    verdicts = sweep.verdicts()
+    passed = sum(1 for _, v in verdicts if v.passed)
+    unmeasured = sum(1 for r, _ in verdicts if r.status.value != "measured")
+    st = sweep.plan.settings
+    topo = sweep.plan.topology
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "sweep_id": sweep.sweep_id,
+        "topology": {"name": topo.name, "file": topo.source},
+        "started_at": _iso(sweep.started_at),
+        "finished_at": _iso(sweep.finished_at),
+        "partial": sweep.partial,
+        "verdict": "go" if sweep.go else "no-go",
+        "settings": {
+            "samples": st.samples,
+            "interval_ms": st.interval_ms,
+            "timeout_ms": st.timeout_ms,
+            "concurrency": st.concurrency,
+        },
+        "summary": {
+            "cells": len(verdicts),
+            "passed": passed,
+            "failed": len(verdicts) - passed,
+            "not_measured": unmeasured,
+        },
+        "agents": [
+            {
+                "host": a.host,
+                "transport": a.transport,
+                "available": a.available,
+                "lost": a.lost,
+                "reason": a.reason,
+                "agent_version": a.agent_version,
+                "python": a.python,
+                "platform": a.platform,
+                "capabilities": a.capabilities,
+            }
+            for a in sweep.agents
+        ],
+        "responders": [
+            {
+                "host": r.host,
+                "address": r.address,
+                "port": r.port,
+                "state": r.state,
+                "detail": r.detail,
+            }
+            for r in sweep.responders
+        ],
+        "skipped": [
+            {"rule_id": s.rule_id, "reason": s.reason, "source_host": s.source_host}
+            for s in sweep.plan.skipped
+        ],
+        "cells": [cell_to_dict(sweep, r, v) for r, v in verdicts],
+    }
+
+
+def render_json(sweep: SweepResult) -> str:
+    return json.dumps(sweep_to_dict(sweep), indent=2, sort_keys=False) + "\n"

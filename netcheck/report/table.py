@@ -1,0 +1,163 @@
+"""The terminal report: verdict line, matrix, failing cells with hints, agents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from tabulate import tabulate
+
+from netcheck.results import CellResult, CellStatus
+from netcheck.stats import CellVerdict, Verdict
+from netcheck.sweep import SweepResult
+
+__all__ = ["MAX_MATRIX_COLUMNS", "cell_text", "render_table"]
+
+MAX_MATRIX_COLUMNS = 14  # wider matrices are shown as one line per cell
+
+_SHORT = {
+    Verdict.REFUSED: "REFUSED",
+    Verdict.FILTERED: "FILTERED",
+    Verdict.UNREACHABLE: "UNREACH",
+    Verdict.HANDSHAKE_ONLY: "HS-ONLY",
+    Verdict.ERROR: "ERROR",
+    Verdict.AGENT_UNAVAILABLE: "NO-AGENT",
+    Verdict.AGENT_LOST: "LOST",
+    Verdict.NOT_RUN: "NOT-RUN",
+}
+
+
+def _ms(x: float) -> str:
+    if x < 1:
+        return f"{x:.2f}ms"
+    if x < 100:
+        return f"{x:.1f}ms"
+    return f"{x:.0f}ms"
+
+
+def cell_text(v: CellVerdict) -> str:
+    """A compact cell: 'ok 0.08ms', 'blocked', 'REFUSED', 'OPEN!' (negative rule failed)."""
+    if v.verdict is Verdict.OPEN:
+        rtt = _ms(v.stats.rtt.p50) if v.stats.rtt else ""
+        if not v.passed:
+            return f"FAIL {rtt}".strip() if v.reason and "must not" not in v.reason else "OPEN!"
+        loss = f" {v.stats.loss_pct:.0f}%loss" if v.stats.loss_pct > 0 else ""
+        return f"ok {rtt}{loss}".strip()
+    if v.passed:
+        return "blocked"
+    return _SHORT.get(v.verdict, v.verdict.value)
+
+
+def _matrix(rows: list[tuple[CellResult, CellVerdict]]) -> str:
+    row_keys: list[str] = []
+    col_keys: list[str] = []
+    cells: dict[tuple[str, str], str] = {}
+    for r, v in rows:
+        s = r.spec
+        rk = f"{s.source_host} ({s.source_nic} {s.source_address})"
+        ck = f"{s.dest_host}:{s.port}" + ("*" if s.port != s.documented_port else "")
+        if rk not in row_keys:
+            row_keys.append(rk)
+        if ck not in col_keys:
+            col_keys.append(ck)
+        cells[(rk, ck)] = cell_text(v)
+    table = [[rk] + [cells.get((rk, ck), "·") for ck in col_keys] for rk in row_keys]
+    return tabulate(
+        table, headers=["from \\ to", *col_keys], tablefmt="simple", disable_numparse=True
+    )
+
+
+def _list(rows: list[tuple[CellResult, CellVerdict]]) -> str:
+    table = []
+    for r, v in rows:
+        s = r.spec
+        table.append(
+            [
+                f"{s.source_host}/{s.source_nic}",
+                f"{s.dest_host}/{s.dest_nic} {s.dest_address}",
+                f"{s.proto}/{s.port}",
+                cell_text(v),
+                s.rule_id,
+            ]
+        )
+    return tabulate(
+        table,
+        headers=["from", "to", "port", "result", "rule"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
+
+
+def _failures(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> list[str]:
+    out: list[str] = []
+    failing = [(r, v) for r, v in rows if not v.passed]
+    if not failing:
+        return out
+    out.append(f"Failing cells ({len(failing)}):")
+    for i, (r, v) in enumerate(failing, 1):
+        s = r.spec
+        rule = sweep.plan.rule(s.rule_id)
+        remap = f" (documented port {s.documented_port})" if s.port != s.documented_port else ""
+        out.append(
+            f"{i:>3}. {s.source_host} {s.source_address} → {s.dest_host} {s.dest_address} "
+            f"{s.proto}/{s.port}{remap}  [{v.verdict.value}]"
+        )
+        out.append(f"     why:  {v.reason}")
+        if r.status is CellStatus.MEASURED:
+            flows = f", flows {', '.join(map(str, rule.flows))}" if rule.flows else ""
+            out.append(f"     rule: {s.rule_id} ({rule.evidence.value}{flows}; {rule.phase})")
+            out.append(f"     fix:  {rule.hint}")
+            out.append(f"     doc:  {rule.doc}")
+    return out
+
+
+def render_table(sweep: SweepResult) -> str:
+    rows = sweep.verdicts()
+    topo = sweep.plan.topology
+    st = sweep.plan.settings
+    passed = sum(1 for _, v in rows if v.passed)
+    when = dt.datetime.fromtimestamp(sweep.started_at).strftime("%Y-%m-%d %H:%M:%S")
+    took = sweep.finished_at - sweep.started_at
+    lines = [
+        f"netcheck sweep {sweep.sweep_id} of {topo.name!r} ({topo.source}) at {when}, {took:.1f} s",
+        f"{len(rows)} cells, {st.samples} attempts each, timeout {st.timeout_ms} ms",
+    ]
+    verdict = "GO" if sweep.go else "NO-GO"
+    status = f"{verdict}: {passed} of {len(rows)} cells pass"
+    if sweep.partial:
+        status += "  (PARTIAL: the sweep was interrupted; unmeasured cells are NOT-RUN)"
+    lines += [status, ""]
+    if rows:
+        n_cols = len({(r.spec.dest_host, r.spec.port) for r, _ in rows})
+        lines.append(_matrix(rows) if n_cols <= MAX_MATRIX_COLUMNS else _list(rows))
+        lines.append("")
+        legend = "ok = open, median RTT"
+        sources = Counter(v.stats.rtt.source for _, v in rows if v.stats.rtt)
+        if sources:
+            legend += " (" + ", ".join(f"{k}: {n}" for k, n in sources.most_common()) + ")"
+        if any(r.spec.port != r.spec.documented_port for r, _ in rows):
+            legend += "; * = port remapped from the documented one"
+        lines.append(legend)
+    proven = sum(1 for x in sweep.responders if x.state == "responder")
+    service = sum(1 for x in sweep.responders if x.state == "service")
+    if sweep.responders:
+        lines.append(
+            f"Listeners: {proven} netcheck responders (nonce-proven end to end), "
+            f"{service} real services"
+        )
+    for x in sweep.responders:
+        if x.state == "none":
+            lines.append(f"  no responder on {x.host} {x.address}:{x.port}: {x.detail}")
+    bad_agents = [a for a in sweep.agents if not a.available or a.lost]
+    for a in bad_agents:
+        what = "agent lost" if a.lost else "agent unavailable"
+        lines.append(f"{what} on {a.host} ({a.transport}): {a.reason}")
+    fail_lines = _failures(sweep, rows)
+    if fail_lines:
+        lines += ["", *fail_lines]
+    if sweep.plan.skipped:
+        lines += ["", "Not probed by this sweep:"]
+        for sk in sweep.plan.skipped:
+            who = f" from {sk.source_host}" if sk.source_host else ""
+            lines.append(f"  - {sk.rule_id}{who}: {sk.reason}")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,310 @@
+"""Run a plan: start agents, open responders, stream probe results, tear down.
+
+The one orchestrator. Failures are data: an agent that can't start becomes
+"agent unavailable" cells for its host, an agent that dies mid-sweep leaves
+its finished cells and marks the rest "agent lost", and an interrupt keeps
+every result that had arrived (the sweep is marked partial).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from netcheck_agent import protocol as p
+
+from netcheck.agentclient import AgentClient
+from netcheck.errors import AgentLost, TransportError
+from netcheck.plan import Plan, ProbeSpec
+from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.stats import CellVerdict, judge
+from netcheck.topology.model import Host
+from netcheck.transports.base import Transport
+
+__all__ = ["ResponderInfo", "SweepObserver", "SweepResult", "run_sweep"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponderInfo:
+    """What listened on a destination port during the sweep."""
+
+    host: str
+    address: str
+    port: int
+    state: str  # "responder" | "service" (real service holds the port) | "none"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    sweep_id: str
+    plan: Plan
+    results: tuple[CellResult, ...]  # in plan order
+    agents: tuple[AgentInfo, ...]
+    responders: tuple[ResponderInfo, ...]
+    started_at: float
+    finished_at: float
+    interrupted: bool = False
+
+    @property
+    def partial(self) -> bool:
+        return self.interrupted or any(r.status is CellStatus.NOT_RUN for r in self.results)
+
+    def verdicts(self) -> list[tuple[CellResult, CellVerdict]]:
+        topo = self.plan.topology
+        out = []
+        for r in self.results:
+            path = next((x for x in topo.paths if x.name == r.spec.path), None)
+            out.append((r, judge(r, path.expect if path else None, self.plan.settings.timeout_ms)))
+        return out
+
+    @property
+    def go(self) -> bool:
+        return not self.interrupted and all(v.passed for _, v in self.verdicts())
+
+
+class SweepObserver:
+    """Hooks for progress displays and the store; every method is optional."""
+
+    def on_start(self, plan: Plan, sweep_id: str) -> None:
+        pass
+
+    def on_agent(self, info: AgentInfo) -> None:
+        pass
+
+    def on_result(self, result: CellResult) -> None:
+        pass
+
+    def on_finish(self, result: SweepResult) -> None:
+        pass
+
+
+@dataclass
+class _State:
+    results: dict[str, CellResult] = field(default_factory=dict)
+    agents: dict[str, AgentInfo] = field(default_factory=dict)
+    responders: list[ResponderInfo] = field(default_factory=list)
+
+
+def _sample(s: p.Sample) -> Sample:
+    return Sample(
+        outcome=Outcome(s.outcome),
+        rtt_us=s.rtt_us,
+        rtt_source=s.rtt_source,
+        errno=s.errno,
+        detail=s.detail,
+        proven=s.proven,
+        t=s.t,
+    )
+
+
+def _responder_ttl(plan: Plan) -> int:
+    """A safety net only (responders are stopped explicitly): the longest a source may take."""
+    st = plan.settings
+    per_source = max((len(v) for v in plan.by_source().values()), default=0)
+    rounds = math.ceil(per_source / st.concurrency) if per_source else 0
+    worst = rounds * st.samples * (st.timeout_ms + st.interval_ms) / 1000
+    return int(min(86_400, 60 + 2 * worst))
+
+
+async def run_sweep(
+    plan: Plan,
+    transports: Mapping[str, Transport],
+    observer: SweepObserver | None = None,
+    host_concurrency: int = 16,
+    clock: Callable[[], float] = time.time,
+) -> SweepResult:
+    """Run `plan`. `transports` maps a transport name ("local", "ssh") to its Transport.
+
+    Cancelling the task (Ctrl-C) stops probing and returns a partial result.
+    """
+    obs = observer or SweepObserver()
+    topo = plan.topology
+    sweep_id = uuid.uuid4().hex[:12]
+    nonce = secrets.token_hex(16)
+    state = _State()
+    started = clock()
+    obs.on_start(plan, sweep_id)
+    by_source = plan.by_source()
+    listeners = plan.listeners()
+
+    # Hosts that need an agent: every source, and destinations that may open responders.
+    needed: list[Host] = []
+    for h in topo.hosts:
+        if not h.agent.runs:
+            continue
+        if h.name in by_source or (h.agent.responders and h.name in listeners):
+            needed.append(h)
+
+    clients: dict[str, AgentClient] = {}
+    responder_ids: dict[str, str] = {}
+    interrupted = False
+    gate = asyncio.Semaphore(host_concurrency)
+
+    async def start_agent(host: Host) -> None:
+        transport = transports.get(host.agent.transport.value)
+        async with gate:
+            try:
+                if transport is None:
+                    raise TransportError(
+                        host.name, f"no {host.agent.transport.value} transport configured"
+                    )
+                channel = await transport.start(host)
+                client = await AgentClient.connect(host.name, channel)
+            except TransportError as exc:
+                info = AgentInfo(host.name, host.agent.transport.value, False, exc.reason)
+            else:
+                clients[host.name] = client
+                h = client.hello
+                info = AgentInfo(
+                    host.name,
+                    host.agent.transport.value,
+                    True,
+                    agent_version=h.agent_version,
+                    python=h.python,
+                    platform=h.platform,
+                    capabilities=dict(h.capabilities),
+                )
+        state.agents[host.name] = info
+        obs.on_agent(info)
+
+    async def open_responders(host: Host) -> None:
+        wanted = listeners.get(host.name, [])
+        client = clients.get(host.name)
+        if not wanted:
+            return
+        if client is None or not host.agent.responders:
+            why = "no agent on the host" if client is None else "responders disabled for this host"
+            for addr, port in wanted:
+                state.responders.append(ResponderInfo(host.name, addr, port, "none", why))
+            return
+        try:
+            rid, outcome = await client.start_responders(
+                wanted, nonce, _responder_ttl(plan), max_conns=max(1000, 4 * len(plan.specs))
+            )
+        except (AgentLost, TransportError) as exc:
+            for addr, port in wanted:
+                state.responders.append(ResponderInfo(host.name, addr, port, "none", str(exc)))
+            return
+        responder_ids[host.name] = rid
+        for addr, port in outcome.listening:
+            state.responders.append(ResponderInfo(host.name, addr, port, "responder"))
+        for addr, port, reason, detail in outcome.refused:
+            st = "service" if reason == p.REFUSED_IN_USE else "none"
+            state.responders.append(ResponderInfo(host.name, addr, port, st, detail or reason))
+
+    def record(result: CellResult) -> None:
+        state.results[result.spec.cell_id] = result
+        obs.on_result(result)
+
+    async def probe_from(
+        source: str, specs: Sequence[ProbeSpec], proven: set[tuple[str, int]]
+    ) -> None:
+        info = state.agents.get(source)
+        client = clients.get(source)
+        if client is None:
+            reason = f"agent unavailable on {source}: {info.reason if info else 'not started'}"
+            for s in specs:
+                record(CellResult(s, CellStatus.AGENT_UNAVAILABLE, reason=reason))
+            return
+        st = plan.settings
+        requests = [
+            p.ProbeRequest(
+                cell=s.cell_id,
+                kind=s.kind,
+                dst=s.dest_address,
+                port=s.port,
+                src=s.source_address,
+                samples=st.samples,
+                interval_ms=st.interval_ms,
+                timeout_ms=st.timeout_ms,
+                nonce=nonce if (s.dest_address, s.port) in proven else None,
+            )
+            for s in specs
+        ]
+        index = {s.cell_id: s for s in specs}
+        try:
+            async for res in client.run_batch(requests, st.concurrency):
+                spec = index.get(res.cell)
+                if spec is not None:
+                    record(
+                        CellResult(
+                            spec, CellStatus.MEASURED, tuple(_sample(x) for x in res.samples)
+                        )
+                    )
+        except AgentLost as exc:
+            state.agents[source] = _lost(state.agents[source], exc.reason)
+            for s in specs:
+                if s.cell_id not in state.results:
+                    record(
+                        CellResult(
+                            s, CellStatus.AGENT_LOST, reason=f"agent lost on {source}: {exc.reason}"
+                        )
+                    )
+
+    try:
+        await asyncio.gather(*(start_agent(h) for h in needed))
+        await asyncio.gather(*(open_responders(h) for h in topo.hosts if h.name in listeners))
+        proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
+        await asyncio.gather(*(probe_from(src, specs, proven) for src, specs in by_source.items()))
+    except asyncio.CancelledError:
+        interrupted = True
+    finally:
+        await asyncio.shield(_teardown(clients, responder_ids))
+
+    for s in plan.specs:
+        if s.cell_id not in state.results:
+            state.results[s.cell_id] = CellResult(
+                s, CellStatus.NOT_RUN, reason="not measured: the sweep was interrupted"
+            )
+    for h in needed:
+        state.agents.setdefault(
+            h.name, AgentInfo(h.name, h.agent.transport.value, False, "not started")
+        )
+    result = SweepResult(
+        sweep_id=sweep_id,
+        plan=plan,
+        results=tuple(state.results[s.cell_id] for s in plan.specs),
+        agents=tuple(state.agents[h.name] for h in needed),
+        responders=tuple(state.responders),
+        started_at=started,
+        finished_at=clock(),
+        interrupted=interrupted,
+    )
+    obs.on_finish(result)
+    return result
+
+
+def _lost(info: AgentInfo, reason: str) -> AgentInfo:
+    return AgentInfo(
+        info.host,
+        info.transport,
+        info.available,
+        reason,
+        info.agent_version,
+        info.python,
+        info.platform,
+        info.capabilities,
+        lost=True,
+    )
+
+
+async def _teardown(clients: Mapping[str, AgentClient], responder_ids: Mapping[str, str]) -> None:
+    async def one(host: str, client: AgentClient) -> None:
+        rid = responder_ids.get(host)
+        if rid is not None:
+            try:
+                await client.stop_responders(rid)
+            except Exception as exc:
+                log.debug("[host=%s] stopping responders: %r", host, exc)
+        await client.close()
+
+    await asyncio.gather(*(one(h, c) for h, c in clients.items()), return_exceptions=True)

@@ -1,0 +1,464 @@
+"""Topology format v1: YAML → validated, frozen `Topology`.
+
+Every problem is reported with file:line:column, the dotted field, what was
+found and what was expected. Problems that do not depend on each other are
+collected, so a user fixes a file in one round, not ten.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path as FsPath
+from typing import TypeVar
+
+from netcheck.errors import ConfigError, ConfigErrors
+from netcheck.topology.model import (
+    AgentSpec,
+    Host,
+    IPAddress,
+    IPNetwork,
+    Nic,
+    Path,
+    PathExpect,
+    PathKind,
+    PortOverrides,
+    Role,
+    Site,
+    SweepSettings,
+    Topology,
+    Transport,
+    UserRule,
+)
+from netcheck.yamlsource import Node, load_yaml_file, load_yaml_text
+
+__all__ = ["load_topology", "load_topology_text", "parse_topology"]
+
+T = TypeVar("T")
+
+_TOP_KEYS = frozenset(
+    {
+        "version",
+        "name",
+        "ports",
+        "sites",
+        "paths",
+        "hosts",
+        "rules",
+        "disable_rules",
+        "defaults",
+        "sweep",
+        "demo",
+    }
+)
+_ROLE_NAMES = {r.value: r for r in Role}
+
+
+class _Collector:
+    """Runs independent validations and gathers their errors."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def run(self, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except ConfigErrors as many:
+            self.errors.extend(many.errors)
+        except ConfigError as exc:
+            self.errors.append(exc)
+        return None
+
+    def add(self, exc: ConfigError) -> None:
+        self.errors.append(exc)
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+
+def _address(node: Node) -> IPAddress:
+    text = node.as_str() if not isinstance(node.value, int) else str(node.value)
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        node.fail(f"{text!r} is not an IP address; expected e.g. 198.18.2.10 or 2001:db8::10")
+
+
+def _network(node: Node) -> IPNetwork:
+    text = node.as_str()
+    try:
+        return ipaddress.ip_network(text.strip(), strict=True)
+    except ValueError as exc:
+        if "has host bits set" in str(exc):
+            net = ipaddress.ip_network(text.strip(), strict=False)
+            node.fail(f"{text!r} has host bits set; did you mean {net}?")
+        node.fail(f"{text!r} is not a network in CIDR form; expected e.g. 198.18.2.0/24")
+
+
+def _port(node: Node) -> int:
+    return node.as_int(lo=1, hi=65535)
+
+
+def _name(node: Node, what: str) -> str:
+    text = node.as_str()
+    if not text or any(c.isspace() for c in text) or "|" in text:
+        node.fail(f"{text!r} is not a valid {what} name (no spaces or '|')")
+    return text
+
+
+# --- sections --------------------------------------------------------------
+
+
+def _parse_ports(node: Node) -> PortOverrides:
+    m = node.as_mapping({"replication_data", "vcenter", "remap"})
+    remap: list[tuple[int, int]] = []
+    if "remap" in m:
+        for key, val in m["remap"].items():
+            try:
+                documented = int(key)
+            except ValueError:
+                val.fail(f"remap key {key!r} is not a port number")
+            if not 1 <= documented <= 65535:
+                val.fail(f"remap key {documented} is out of range 1..65535")
+            remap.append((documented, _port(val)))
+    return PortOverrides(
+        replication_data=_port(m["replication_data"]) if "replication_data" in m else 9443,
+        vcenter=_port(m["vcenter"]) if "vcenter" in m else 443,
+        remap=tuple(remap),
+    )
+
+
+def _parse_site(name: str, node: Node) -> Site:
+    m = node.as_mapping({"networks"})
+    if "networks" not in m:
+        node.fail("a site needs 'networks': {name: CIDR, ...}")
+    nets = tuple((net_name, _network(net_node)) for net_name, net_node in m["networks"].items())
+    if not nets:
+        m["networks"].fail("a site needs at least one network")
+    return Site(name=_name(node_with(node, name), "site"), networks=nets)
+
+
+def node_with(node: Node, text: str) -> Node:
+    return Node(text, node.location, node.field)
+
+
+def _parse_expect(node: Node) -> PathExpect:
+    m = node.as_mapping({"mtu", "min_mbps", "max_rtt_ms", "max_loss_pct"})
+    return PathExpect(
+        mtu=m["mtu"].as_int(lo=576, hi=9216) if "mtu" in m else None,
+        min_mbps=m["min_mbps"].as_number(lo=0) if "min_mbps" in m else None,
+        max_rtt_ms=m["max_rtt_ms"].as_number(lo=0) if "max_rtt_ms" in m else None,
+        max_loss_pct=m["max_loss_pct"].as_number(lo=0) if "max_loss_pct" in m else None,
+    )
+
+
+def _parse_path(name: str, node: Node, site_names: set[str]) -> Path:
+    m = node.as_mapping({"kind", "sites", "gateways", "expect"})
+    for key in ("kind", "sites"):
+        if key not in m:
+            node.fail(f"a path needs {key!r}")
+    kind_text = m["kind"].as_str()
+    try:
+        kind = PathKind(kind_text)
+    except ValueError:
+        m["kind"].fail(f"unknown path kind {kind_text!r}; expected vpn or expressroute")
+    sites = m["sites"].as_list()
+    if len(sites) != 2:
+        m["sites"].fail(f"a path joins exactly two sites, found {len(sites)}")
+    pair = []
+    for s in sites:
+        site = s.as_str()
+        if site not in site_names:
+            s.fail(f"unknown site {site!r}; declared sites: {', '.join(sorted(site_names))}")
+        pair.append(site)
+    if pair[0] == pair[1]:
+        m["sites"].fail("a path joins two different sites")
+    gateways = tuple(_address(g) for g in m["gateways"].as_list()) if "gateways" in m else ()
+    expect = _parse_expect(m["expect"]) if "expect" in m else PathExpect()
+    return Path(name=name, kind=kind, sites=(pair[0], pair[1]), gateways=gateways, expect=expect)
+
+
+_AGENT_KEYS = frozenset({"transport", "user", "port", "python", "address", "responders"})
+
+
+def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
+    fields: dict[str, Node] = dict(defaults)
+    if node is not None:
+        if isinstance(node.value, str):
+            fields = dict(defaults)
+            fields["transport"] = node
+        else:
+            fields.update(node.as_mapping(_AGENT_KEYS))
+    transport = Transport.SSH
+    if "transport" in fields:
+        t = fields["transport"].as_str()
+        try:
+            transport = Transport(t)
+        except ValueError:
+            fields["transport"].fail(f"unknown agent transport {t!r}; expected local, ssh or none")
+    ssh_address: IPAddress | str | None = None
+    if "address" in fields:
+        text = fields["address"].as_str()
+        try:
+            ssh_address = ipaddress.ip_address(text)
+        except ValueError:
+            ssh_address = text  # a DNS name is fine for SSH
+    return AgentSpec(
+        transport=transport,
+        user=fields["user"].as_str() if "user" in fields else None,
+        port=_port(fields["port"]) if "port" in fields else 22,
+        python=fields["python"].as_str() if "python" in fields else "python3",
+        ssh_address=ssh_address,
+        responders=fields["responders"].as_bool() if "responders" in fields else True,
+    )
+
+
+_HOST_KEYS = frozenset({"site", "roles", "nics", "address", "agent", "groups", "os"})
+
+
+def _parse_host(
+    name: str, node: Node, sites: dict[str, Site], agent_defaults: dict[str, Node]
+) -> Host:
+    m = node.as_mapping(_HOST_KEYS)
+    if "site" not in m:
+        node.fail("a host needs 'site'")
+    site_name = m["site"].as_str()
+    if site_name not in sites:
+        m["site"].fail(f"unknown site {site_name!r}; declared sites: {', '.join(sorted(sites))}")
+    site = sites[site_name]
+    if "roles" not in m:
+        node.fail(f"a host needs 'roles'; expected some of: {', '.join(_ROLE_NAMES)}")
+    roles = []
+    for r in m["roles"].as_str_or_list():
+        text = r.as_str()
+        if text not in _ROLE_NAMES:
+            r.fail(f"unknown role {text!r}; expected one of: {', '.join(_ROLE_NAMES)}")
+        roles.append(_ROLE_NAMES[text])
+    if "nics" in m and "address" in m:
+        m["address"].fail("give either 'address' (one NIC) or 'nics', not both")
+    nics: list[Nic] = []
+    if "address" in m:
+        nics.append(Nic(name="nic0", address=_address(m["address"])))
+    elif "nics" in m:
+        for nic_name, nic_node in m["nics"].items():
+            nm = nic_node.as_mapping({"address", "faces"})
+            if "address" not in nm:
+                nic_node.fail("a NIC needs 'address'")
+            faces = []
+            for f in nm["faces"].as_str_or_list() if "faces" in nm else []:
+                face = f.as_str()
+                if face not in sites:
+                    f.fail(f"unknown site {face!r}; declared sites: {', '.join(sorted(sites))}")
+                faces.append(face)
+            nics.append(Nic(name=nic_name, address=_address(nm["address"]), faces=tuple(faces)))
+    else:
+        node.fail("a host needs 'address' or 'nics'")
+    nic_nodes = m["nics"].as_mapping() if "nics" in m else {"nic0": m["address"]}
+    for nic, nic_node in zip(nics, nic_nodes.values(), strict=True):
+        if site.network_of(nic.address) is None:
+            nets = ", ".join(f"{n} {c}" for n, c in site.networks)
+            where = nic_node.as_mapping()["address"] if nic_node.kind == "mapping" else nic_node
+            where.fail(f"{nic.address} is outside site {site_name!r}'s networks ({nets})")
+    seen: dict[IPAddress, str] = {}
+    for nic in nics:
+        if nic.address in seen:
+            node.fail(f"NICs {seen[nic.address]!r} and {nic.name!r} share address {nic.address}")
+        seen[nic.address] = nic.name
+    groups = tuple(g.as_str() for g in m["groups"].as_str_or_list()) if "groups" in m else ()
+    os_name = None
+    if "os" in m:
+        os_name = m["os"].as_str().lower()
+        if os_name not in ("windows", "linux"):
+            m["os"].fail(f"unknown os {os_name!r}; expected windows or linux")
+    return Host(
+        name=name,
+        site=site_name,
+        roles=tuple(roles),
+        nics=tuple(nics),
+        agent=_parse_agent(m.get("agent"), agent_defaults),
+        groups=groups,
+        os=os_name,
+    )
+
+
+def _parse_endpoint(node: Node, what: str) -> tuple[Role | None, str | None]:
+    """`from:`/`to:` of a user rule: a role name or `host:NAME`."""
+    text = node.as_str()
+    if text.startswith("host:"):
+        return None, text[5:]
+    if text not in _ROLE_NAMES:
+        node.fail(
+            f"{what} {text!r} is neither a role nor host:NAME; roles: {', '.join(_ROLE_NAMES)}"
+        )
+    return _ROLE_NAMES[text], None
+
+
+def _parse_rule(node: Node, host_names: set[str]) -> UserRule:
+    m = node.as_mapping({"id", "from", "to", "proto", "port", "expect", "hint"})
+    for key in ("id", "from", "to", "port"):
+        if key not in m:
+            node.fail(f"a rule needs {key!r}")
+    src_role, src_host = _parse_endpoint(m["from"], "from")
+    dst_role, dst_host = _parse_endpoint(m["to"], "to")
+    for h, n in ((src_host, m["from"]), (dst_host, m["to"])):
+        if h is not None and h not in host_names:
+            n.fail(f"unknown host {h!r}")
+    proto = m["proto"].as_str() if "proto" in m else "tcp"
+    if proto != "tcp":
+        m["proto"].fail(f"protocol {proto!r} is not probed yet; expected tcp")
+    expect = m["expect"].as_str() if "expect" in m else "reachable"
+    if expect not in ("reachable", "blocked"):
+        m["expect"].fail(f"expect {expect!r}; expected reachable or blocked")
+    return UserRule(
+        id=_name(m["id"], "rule"),
+        source_role=src_role,
+        source_host=src_host,
+        dest_role=dst_role,
+        dest_host=dst_host,
+        proto=proto,
+        port=_port(m["port"]),
+        expect_reachable=expect == "reachable",
+        hint=m["hint"].as_str() if "hint" in m else "",
+    )
+
+
+# --- the document ------------------------------------------------------------
+
+
+def _parse_sweep(node: Node) -> SweepSettings:
+    m = node.as_mapping({"samples", "interval_ms", "timeout_ms", "concurrency"})
+    d = SweepSettings()
+    settings = SweepSettings(
+        samples=m["samples"].as_int(lo=1, hi=100) if "samples" in m else d.samples,
+        interval_ms=m["interval_ms"].as_int(lo=0, hi=60_000)
+        if "interval_ms" in m
+        else d.interval_ms,
+        timeout_ms=m["timeout_ms"].as_int(lo=10, hi=60_000) if "timeout_ms" in m else d.timeout_ms,
+        concurrency=m["concurrency"].as_int(lo=1, hi=4096) if "concurrency" in m else d.concurrency,
+    )
+    return settings
+
+
+def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
+    """`demo: {silent_ports: ["host:port", ...]}` — loopback demos only (netcheck.demo)."""
+    m = node.as_mapping({"silent_ports"})
+    by_name = {h.name: h for h in hosts}
+    out = []
+    for item in m["silent_ports"].as_list() if "silent_ports" in m else []:
+        text = item.as_str()
+        name, _, port_text = text.rpartition(":")
+        if name not in by_name or not port_text.isdigit():
+            item.fail(f"{text!r}: expected HOST:PORT with a host of this topology")
+        address = by_name[name].nics[0].address
+        if not address.is_loopback:
+            item.fail(
+                f"{text!r}: silent ports are a loopback demo device; {address} is not loopback"
+            )
+        port = int(port_text)
+        if not 1 <= port <= 65535:
+            item.fail(f"port {port} out of range 1..65535")
+        out.append((str(address), port))
+    return tuple(out)
+
+
+def parse_topology(root: Node) -> Topology:
+    """Validate a parsed document into a Topology."""
+    top = root.as_mapping(_TOP_KEYS)
+    for key in ("version", "name", "sites", "hosts"):
+        if key not in top:
+            root.fail(f"missing required key {key!r}")
+    version = top["version"].as_int()
+    if version != 1:
+        top["version"].fail(
+            f"unsupported topology version {version}; this netcheck reads version 1"
+        )
+    errors = _Collector()
+    name = errors.run(lambda: _name(top["name"], "topology")) or "?"
+    ports = errors.run(lambda: _parse_ports(top["ports"])) if "ports" in top else PortOverrides()
+
+    sites: dict[str, Site] = {}
+    for site_name, site_node in top["sites"].items():
+        site = errors.run(lambda n=site_name, s=site_node: _parse_site(n, s))  # type: ignore[misc]
+        if site is not None:
+            sites[site_name] = site
+    errors.raise_if_any()  # hosts and paths refer to sites
+
+    paths: list[Path] = []
+    for path_name, path_node in top["paths"].items() if "paths" in top else []:
+        p = errors.run(lambda n=path_name, s=path_node: _parse_path(n, s, set(sites)))  # type: ignore[misc]
+        if p is not None:
+            paths.append(p)
+
+    agent_defaults: dict[str, Node] = {}
+    if "defaults" in top:
+        d = top["defaults"].as_mapping({"agent"})
+        if "agent" in d:
+            agent_defaults = d["agent"].as_mapping(_AGENT_KEYS)
+
+    hosts: list[Host] = []
+    owner: dict[IPAddress, tuple[str, Node]] = {}
+    for host_name, host_node in top["hosts"].items():
+        host = errors.run(
+            lambda n=host_name, s=host_node: _parse_host(  # type: ignore[misc]
+                _name(node_with(s, n), "host"), s, sites, agent_defaults
+            )
+        )
+        if host is None:
+            continue
+        for nic in host.nics:
+            if nic.address in owner:
+                other = owner[nic.address]
+                errors.add(
+                    host_node.error(
+                        f"address {nic.address} of {host.name}/{nic.name} is already used by "
+                        f"{other[0]} (line {other[1].location.line})"
+                    )
+                )
+            owner[nic.address] = (f"{host.name}/{nic.name}", host_node)
+        hosts.append(host)
+    if not hosts and not errors.errors:
+        top["hosts"].fail("a topology needs at least one host")
+
+    host_names = {h.name for h in hosts}
+    rules: list[UserRule] = []
+    for rule_node in top["rules"].as_list() if "rules" in top else []:
+        r = errors.run(lambda n=rule_node: _parse_rule(n, host_names))  # type: ignore[misc]
+        if r is not None:
+            rules.append(r)
+    seen_ids: set[str] = set()
+    for r, rn in zip(rules, top["rules"].as_list() if "rules" in top else [], strict=False):
+        if r.id in seen_ids:
+            errors.add(rn.error(f"duplicate rule id {r.id!r}"))
+        seen_ids.add(r.id)
+    disabled = (
+        tuple(n.as_str() for n in top["disable_rules"].as_list()) if "disable_rules" in top else ()
+    )
+    sweep = errors.run(lambda: _parse_sweep(top["sweep"])) if "sweep" in top else None
+    silent = errors.run(lambda: _parse_demo(top["demo"], hosts)) if "demo" in top else None
+    errors.raise_if_any()
+    topo = Topology(
+        version=version,
+        name=name,
+        source=root.location.file,
+        ports=ports or PortOverrides(),
+        sites=tuple(sites.values()),
+        paths=tuple(paths),
+        hosts=tuple(hosts),
+        rules=tuple(rules),
+        disabled_rules=disabled,
+        sweep=sweep or SweepSettings(),
+        demo_silent_ports=silent or (),
+    )
+    return topo
+
+
+def load_topology(path: str | FsPath) -> Topology:
+    """Load and validate a topology file. Raises ConfigError with positions."""
+    return parse_topology(load_yaml_file(path))
+
+
+def load_topology_text(text: str, file: str = "<string>") -> Topology:
+    return parse_topology(load_yaml_text(text, file))

@@ -1,0 +1,52 @@
+"""The local transport: the agent runs in-process, on the coordinator's event loop.
+
+Messages still cross a real protocol boundary (encoded lines over an in-memory
+channel), so the local path exercises exactly the code the SSH path does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from netcheck_agent.agent import Agent
+from netcheck_agent.channels import memory_channel_pair
+
+from netcheck.topology.model import Host
+from netcheck.transports.base import AgentChannel
+
+__all__ = ["LocalTransport"]
+
+log = logging.getLogger(__name__)
+
+
+class _LocalChannel:
+    def __init__(self, host: str) -> None:
+        self._mine, theirs = memory_channel_pair()
+        self._task = asyncio.ensure_future(Agent(theirs).run())
+        self._host = host
+
+    async def send(self, line: bytes) -> None:
+        if self._task.done():
+            raise ConnectionError("the in-process agent has stopped")
+        await self._mine.send(line)
+
+    async def receive(self) -> bytes | None:
+        return await self._mine.receive()
+
+    async def close(self) -> None:
+        await self._mine.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 5.0)
+        except asyncio.TimeoutError:
+            log.warning("[host=%s] in-process agent did not stop; cancelling it", self._host)
+            self._task.cancel()
+        except Exception as exc:
+            log.warning("[host=%s] in-process agent failed: %r", self._host, exc)
+
+
+class LocalTransport:
+    name = "local"
+
+    async def start(self, host: Host) -> AgentChannel:
+        return _LocalChannel(host.name)

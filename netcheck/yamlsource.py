@@ -1,0 +1,202 @@
+"""YAML read with positions, so every validation error can name file, line and column.
+
+Step one of the two-step config: parse with PyYAML's safe composer (no object
+construction, no tags), keep each scalar, mapping and sequence as a `Node` that
+knows its file position and its dotted field path. Step two (the validators in
+`netcheck.topology.loader` and friends) turns nodes into typed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from netcheck.errors import ConfigError, Location
+
+__all__ = ["Node", "load_yaml_file", "load_yaml_text"]
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One YAML value with where it came from.
+
+    `value` is a dict[str, Node], a list[Node], or a plain scalar
+    (str, int, float, bool, None).
+    """
+
+    value: Any
+    location: Location
+    field: str
+
+    # --- errors -----------------------------------------------------------
+    def fail(self, message: str) -> NoReturn:
+        raise ConfigError(message, location=self.location, field=self.field or None)
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(message, location=self.location, field=self.field or None)
+
+    # --- shape checks -------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        v = self.value
+        if isinstance(v, dict):
+            return "mapping"
+        if isinstance(v, list):
+            return "list"
+        if v is None:
+            return "null"
+        if isinstance(v, bool):
+            return "boolean"
+        if isinstance(v, int):
+            return "integer"
+        if isinstance(v, float):
+            return "number"
+        return "string"
+
+    def describe(self) -> str:
+        if self.kind in ("mapping", "list", "null"):
+            return f"a {self.kind}"
+        return f"{self.kind} {self.value!r}"
+
+    def as_mapping(self, allowed: frozenset[str] | set[str] | None = None) -> dict[str, Node]:
+        if not isinstance(self.value, dict):
+            self.fail(f"expected a mapping, found {self.describe()}")
+        if allowed is not None:
+            for key, child in self.value.items():
+                if key not in allowed:
+                    hint = ", ".join(sorted(allowed))
+                    raise ConfigError(
+                        f"unknown key {key!r}; expected one of: {hint}",
+                        location=child.location,
+                        field=child.field,
+                    )
+        return dict(self.value)
+
+    def items(self) -> Iterator[tuple[str, Node]]:
+        return iter(self.as_mapping().items())
+
+    def as_list(self) -> list[Node]:
+        if not isinstance(self.value, list):
+            self.fail(f"expected a list, found {self.describe()}")
+        return list(self.value)
+
+    def as_str(self) -> str:
+        if not isinstance(self.value, str):
+            self.fail(f"expected a string, found {self.describe()}")
+        return self.value
+
+    def as_int(self, *, lo: int | None = None, hi: int | None = None) -> int:
+        v = self.value
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.fail(f"expected an integer, found {self.describe()}")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            self.fail(f"{v} is out of range; expected {lo}..{hi}")
+        return v
+
+    def as_number(self, *, lo: float | None = None) -> float:
+        v = self.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.fail(f"expected a number, found {self.describe()}")
+        if lo is not None and v < lo:
+            self.fail(f"{v} is too small; expected at least {lo}")
+        return float(v)
+
+    def as_bool(self) -> bool:
+        if not isinstance(self.value, bool):
+            self.fail(f"expected true or false, found {self.describe()}")
+        return self.value
+
+    def as_str_or_list(self) -> list[Node]:
+        """Accept `x` or `[x, y]` where a list of strings is meant."""
+        if isinstance(self.value, list):
+            return list(self.value)
+        return [self]
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _location(file: str, mark: Any) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _convert(node: yaml.Node, file: str, field: str) -> Node:
+    loc = _location(file, node.start_mark)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(
+                    "mapping keys must be plain strings",
+                    location=_location(file, key_node.start_mark),
+                )
+            key = str(key_node.value)
+            child_field = f"{field}.{key}" if field else key
+            if key in out:
+                raise ConfigError(
+                    f"duplicate key {key!r} (first given at line {out[key].location.line})",
+                    location=_location(file, key_node.start_mark),
+                    field=child_field,
+                )
+            out[key] = _convert(value_node, file, child_field)
+        return Node(out, loc, field)
+    if isinstance(node, yaml.SequenceNode):
+        items = [_convert(v, file, f"{field}[{i}]") for i, v in enumerate(node.value)]
+        return Node(items, loc, field)
+    if node.tag not in _SCALAR_TAGS:
+        raise ConfigError(
+            f"YAML tag {node.tag!r} is not allowed", location=loc, field=field or None
+        )
+    value = _CONSTRUCTOR.construct_object(node, deep=True)
+    if not isinstance(value, (str, int, float, bool, type(None))):
+        # timestamps and the like: keep the text the user wrote
+        value = str(node.value)
+    return Node(value, loc, field)
+
+
+def load_yaml_text(text: str, file: str = "<string>") -> Node:
+    """Parse YAML text into a positioned Node tree (one document)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = _location(file, mark) if mark is not None else Location(file)
+        problem = exc.problem or "malformed YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        raise ConfigError(f"malformed YAML: {problem}{context}", location=loc) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"malformed YAML: {exc}", location=Location(file)) from None
+    if root is None:
+        raise ConfigError("the file is empty; expected a mapping", location=Location(file))
+    return _convert(root, file, "")
+
+
+def load_yaml_file(path: str | Path) -> Node:
+    """Read and parse a YAML file; a missing or unreadable file is a ConfigError."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", location=Location(str(p))) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            "is a directory, expected a YAML file", location=Location(str(p))
+        ) from None
+    except PermissionError:
+        raise ConfigError("permission denied", location=Location(str(p))) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", location=Location(str(p))) from None
+    return load_yaml_text(text, str(p))
