@@ -35,17 +35,18 @@ def _ms(x: float) -> str:
     return f"{x:.0f}ms"
 
 
-def cell_text(v: CellVerdict) -> str:
-    """A compact cell: 'ok 0.08ms', 'blocked', 'REFUSED', 'OPEN!' (negative rule failed)."""
+def cell_text(v: CellVerdict, expect_reachable: bool = True) -> str:
+    """A compact cell: 'ok 0.08ms', 'blocked', 'REFUSED', 'OPEN!' (must be blocked, is open)."""
+    rtt = _ms(v.stats.rtt.p50) if v.stats.rtt else ""
+    if v.verdict is Verdict.OPEN and not expect_reachable:
+        return "OPEN!"
     if v.verdict is Verdict.OPEN:
-        rtt = _ms(v.stats.rtt.p50) if v.stats.rtt else ""
-        if not v.passed:
-            return f"FAIL {rtt}".strip() if v.reason and "must not" not in v.reason else "OPEN!"
         loss = f" {v.stats.loss_pct:.0f}%loss" if v.stats.loss_pct > 0 else ""
-        return f"ok {rtt}{loss}".strip()
+        word = "ok" if v.passed else "SLOW"  # open, but beyond the path's RTT or loss budget
+        return f"{word} {rtt}{loss}".strip()
     if v.passed:
         return "blocked"
-    return _SHORT.get(v.verdict, v.verdict.value)
+    return _SHORT.get(v.verdict) or str(v.verdict.value)
 
 
 def _matrix(rows: list[tuple[CellResult, CellVerdict]]) -> str:
@@ -60,10 +61,10 @@ def _matrix(rows: list[tuple[CellResult, CellVerdict]]) -> str:
             row_keys.append(rk)
         if ck not in col_keys:
             col_keys.append(ck)
-        cells[(rk, ck)] = cell_text(v)
+        cells[(rk, ck)] = cell_text(v, s.expect_reachable)
     table = [[rk] + [cells.get((rk, ck), "·") for ck in col_keys] for rk in row_keys]
-    return tabulate(
-        table, headers=["from \\ to", *col_keys], tablefmt="simple", disable_numparse=True
+    return str(
+        tabulate(table, headers=["from \\ to", *col_keys], tablefmt="simple", disable_numparse=True)
     )
 
 
@@ -76,15 +77,17 @@ def _list(rows: list[tuple[CellResult, CellVerdict]]) -> str:
                 f"{s.source_host}/{s.source_nic}",
                 f"{s.dest_host}/{s.dest_nic} {s.dest_address}",
                 f"{s.proto}/{s.port}",
-                cell_text(v),
+                cell_text(v, s.expect_reachable),
                 s.rule_id,
             ]
         )
-    return tabulate(
-        table,
-        headers=["from", "to", "port", "result", "rule"],
-        tablefmt="simple",
-        disable_numparse=True,
+    return str(
+        tabulate(
+            table,
+            headers=["from", "to", "port", "result", "rule"],
+            tablefmt="simple",
+            disable_numparse=True,
+        )
     )
 
 
