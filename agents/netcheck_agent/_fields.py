@@ -44,6 +44,21 @@ class ProtocolError(ValueError):
         return ProtocolError(self.reason, self.field, ref)
 
 
+class UnknownMessageType(ProtocolError):
+    """A well-formed line whose ``type`` this side does not know (answered
+    with ``unknown_type``, so a newer coordinator can tell the agent is old)."""
+
+    def within(self, prefix: str) -> ProtocolError:
+        return self
+
+    def with_ref(self, ref: Optional[str]) -> ProtocolError:
+        return (
+            self
+            if self.ref is not None or ref is None
+            else UnknownMessageType(self.reason, self.field, ref)
+        )
+
+
 def _describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Optional, Tuple, Union
 
 from . import _fields as f
-from ._fields import ProtocolError
+from ._fields import ProtocolError, UnknownMessageType
 
 # The responder messages live in their own module to keep both small; they are
 # part of this module's public API.
@@ -432,7 +432,7 @@ def decode(line: Union[bytes, str]) -> Message:
     cls = MESSAGE_TYPES.get(kind)
     ref = _ref_of(obj)
     if cls is None:
-        raise ProtocolError(f"unknown message type {kind[:40]!r}", "type", ref)
+        raise UnknownMessageType(f"unknown message type {kind[:40]!r}", "type", ref)
     try:
         msg: Message = cls.from_dict(obj)
     except ProtocolError as exc:
@@ -480,6 +480,7 @@ __all__ = [
     "RespondersStopped",
     "Result",
     "Sample",
+    "UnknownMessageType",
     "decode",
     "encode",
 ]

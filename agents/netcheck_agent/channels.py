@@ -1,0 +1,216 @@
+"""The agent's one control path: a line channel to its coordinator.
+
+A channel has ``async receive() -> Optional[bytes]`` (one line, ``None`` at
+end of input: the coordinator is gone) and ``async send(data)`` (one complete
+line). Two implementations:
+
+- :class:`StdioChannel` — the process's stdin/stdout, as used over SSH.
+  Blocking reads and writes happen in two daemon threads handing lines to the
+  event loop with ``call_soon_threadsafe``: that works the same on Linux and
+  Windows (where ``connect_read_pipe`` on a console/pipe stdin is unreliable),
+  and the writer thread batches lines so a fast probe stream costs one
+  ``write`` per burst rather than per line.
+- :class:`QueueChannel` — an in-memory pair (:func:`memory_channel_pair`) for
+  the coordinator's local transport and for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import queue
+import sys
+import threading
+from typing import BinaryIO, Deque, Optional, Tuple
+
+from .protocol import MAX_LINE_BYTES
+
+try:
+    from typing import Protocol
+except ImportError:  # pragma: no cover
+    Protocol = object  # type: ignore[assignment,misc]
+
+
+class Channel(Protocol):
+    """What the :class:`~netcheck_agent.agent.Agent` needs from its transport."""
+
+    async def receive(self) -> Optional[bytes]: ...
+
+    async def send(self, data: bytes) -> None: ...
+
+
+class _Pipe:
+    """One direction of lines, consumed on one event loop.
+
+    Not an ``asyncio.Queue`` because on Python 3.9 a Queue binds to an event
+    loop when constructed, and channels are often built before the loop runs.
+    """
+
+    def __init__(self) -> None:
+        self._items: Deque[bytes] = collections.deque()
+        self._closed = False
+        self._waiter: Optional[asyncio.Future[None]] = None
+
+    def put(self, item: bytes) -> None:
+        if self._closed:
+            raise BrokenPipeError("channel closed")
+        self._items.append(item)
+        self._wake()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Optional[bytes]:
+        while not self._items:
+            if self._closed:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+class QueueChannel:
+    """One end of an in-memory channel; see :func:`memory_channel_pair`."""
+
+    def __init__(self, inbound: _Pipe, outbound: _Pipe):
+        self._in = inbound
+        self._out = outbound
+
+    async def receive(self) -> Optional[bytes]:
+        return await self._in.get()
+
+    async def send(self, data: bytes) -> None:
+        self._out.put(data)
+
+    def send_nowait(self, data: bytes) -> None:
+        """Queue ``data`` for the peer without awaiting (the pipe is unbounded)."""
+        self._out.put(data)
+
+    async def close(self) -> None:
+        """End this side: the peer reads what was sent, then ``None``; our own
+        pending input is dropped and the peer's further sends fail."""
+        self._out.close()
+        self._in.close()
+
+
+def memory_channel_pair() -> Tuple[QueueChannel, QueueChannel]:
+    """``(agent_side, coordinator_side)``, joined back to back in memory."""
+    to_agent, to_coordinator = _Pipe(), _Pipe()
+    return QueueChannel(to_agent, to_coordinator), QueueChannel(to_coordinator, to_agent)
+
+
+_STOP = object()
+
+
+class StdioChannel:
+    """Lines over binary stdin/stdout (or any pair of binary streams)."""
+
+    def __init__(
+        self,
+        stdin: Optional[BinaryIO] = None,
+        stdout: Optional[BinaryIO] = None,
+        max_line: int = MAX_LINE_BYTES,
+    ):
+        self._stdin = stdin if stdin is not None else sys.stdin.buffer
+        self._stdout = stdout if stdout is not None else sys.stdout.buffer
+        self._max_line = max_line
+        self._in = _Pipe()
+        self._out: queue.Queue[object] = queue.Queue()
+        self._broken = False
+        self._reader: Optional[threading.Thread] = None
+        self._writer: Optional[threading.Thread] = None
+
+    def _start(self) -> None:
+        if self._reader is not None:
+            return
+        loop = asyncio.get_running_loop()
+        # Daemon threads: a reader blocked in read() must not keep the process
+        # alive once the agent has decided to exit.
+        self._reader = threading.Thread(
+            target=self._read_loop, args=(loop,), name="netcheck-agent-stdin", daemon=True
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name="netcheck-agent-stdout", daemon=True
+        )
+        self._reader.start()
+        self._writer.start()
+
+    def _read_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while True:
+                line = self._stdin.readline(self._max_line + 1)
+                if not line:
+                    break
+                if len(line) > self._max_line and not line.endswith(b"\n"):
+                    # Oversized: skip to the end of that line and pass on the
+                    # truncated head, which the decoder rejects as too long.
+                    rest = line
+                    while rest and not rest.endswith(b"\n"):
+                        rest = self._stdin.readline(self._max_line + 1)
+                loop.call_soon_threadsafe(self._deliver, line)
+        except (OSError, ValueError):
+            pass  # stdin closed under us: same as end of input
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(self._in.close)
+
+    def _deliver(self, line: bytes) -> None:
+        with contextlib.suppress(BrokenPipeError):
+            self._in.put(line)
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._out.get()
+            chunks = []
+            stop = False
+            while True:
+                if item is _STOP:
+                    stop = True
+                    break
+                chunks.append(item)
+                try:
+                    item = self._out.get_nowait()
+                except queue.Empty:
+                    break
+            if chunks and not self._broken:
+                try:
+                    self._stdout.write(b"".join(chunks))  # type: ignore[arg-type]
+                    self._stdout.flush()
+                except (OSError, ValueError):
+                    self._broken = True  # the coordinator is gone
+            if stop:
+                return
+
+    async def receive(self) -> Optional[bytes]:
+        self._start()
+        return await self._in.get()
+
+    async def send(self, data: bytes) -> None:
+        self._start()
+        if self._broken:
+            raise BrokenPipeError("stdout closed")
+        self._out.put_nowait(data)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Flush what was sent (up to ``timeout`` seconds) and stop the writer."""
+        if self._writer is None:
+            return
+        self._out.put_nowait(_STOP)
+        # Poll rather than join in an executor: no extra thread pool to shut down.
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + timeout
+        while self._writer.is_alive() and loop.time() < give_up:
+            await asyncio.sleep(0.005)
