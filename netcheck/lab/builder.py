@@ -18,7 +18,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from netcheck.errors import LabError
-from netcheck.lab.commands import in_netns, list_netns, netns_pids, require_tools, run
+from netcheck.lab.commands import (
+    in_netns,
+    list_netns,
+    netns_pids,
+    require_root,
+    require_tools,
+    run,
+)
 from netcheck.lab.faults import set_fault
 from netcheck.lab.model import Fault, Lab, Link, Namespace
 from netcheck.lab.sshd import make_client_key, start_sshd, stop_sshd, write_client_files
@@ -48,12 +55,14 @@ def find_fault(lab: Lab, name: str) -> Fault:
 def lab_up(lab: Lab, faults: Iterable[str] = (), state_dir: str | Path | None = None) -> LabState:
     """Build `lab`, start its sshds, switch on `faults`; roll back on any failure."""
     chosen = [find_fault(lab, name) for name in faults]
+    require_root()
     require_tools(need_sshd=any(h.sshd for h in lab.hosts))
     sdir = state_dir_for(lab, state_dir)
     present = _present_netns(lab)
     if present:
+        shown = ", ".join(sorted(present)[:3]) + (", ..." if len(present) > 3 else "")
         raise LabError(
-            f"lab {lab.name} is already (partly) up: {', '.join(sorted(present))}; "
+            f"lab {lab.name} is already (partly) up: {len(present)} namespaces exist ({shown}); "
             f"take it down first with `netcheck lab down {lab.source}`"
         )
     try:
@@ -171,6 +180,7 @@ def lab_down(lab: Lab, state_dir: str | Path | None = None) -> None:
     lab's prefix, sshds by the pid files in the state dir, and every other
     process by living in a lab namespace.
     """
+    require_root()
     sdir = state_dir_for(lab, state_dir)
     problems: list[str] = []
     recorded = read_lab_json(sdir) or {}

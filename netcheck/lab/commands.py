@@ -9,6 +9,7 @@ machine's own namespace, and they touch no address, route or firewall.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ __all__ = [
     "in_netns",
     "list_netns",
     "netns_pids",
+    "require_root",
     "require_tools",
     "run",
     "sshd_path",
@@ -85,6 +87,11 @@ def sshd_path() -> str:
         if candidate and Path(candidate).is_file():
             return candidate
     raise LabError(f"sshd is not installed (package openssh-server); {DEPS_HINT}")
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it creates network namespaces); run it with sudo")
 
 
 def require_tools(need_sshd: bool) -> None:
