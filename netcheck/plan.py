@@ -15,7 +15,9 @@ from netcheck.catalog import AZURE_ENDPOINTS, Catalog, Evidence, Rule, Scope, lo
 from netcheck.errors import ConfigError, Location
 from netcheck.topology.model import Host, Role, SweepSettings, Topology
 
-__all__ = ["Plan", "ProbeSpec", "Skipped", "build_plan"]
+__all__ = ["NO_MATCHING_HOSTS", "Plan", "ProbeSpec", "Skipped", "build_plan"]
+
+NO_MATCHING_HOSTS = "no matching source and destination hosts in the topology"
 
 # Probe kinds the agent has today; cells whose protocol has none are listed as skipped.
 _PROBE_KIND = {"tcp": "tcp_connect"}

@@ -7,6 +7,7 @@ import json
 from tabulate import tabulate
 
 from netcheck.plan import Plan
+from netcheck.report.table import skipped_lines
 
 __all__ = ["plan_to_dict", "render_plan_json", "render_plan_table"]
 
@@ -53,11 +54,7 @@ def render_plan_table(plan: Plan) -> str:
             disable_numparse=True,
         ),
     ]
-    if plan.skipped:
-        lines += ["", "Not probed:"]
-        for sk in plan.skipped:
-            who = f" from {sk.source_host}" if sk.source_host else ""
-            lines.append(f"  - {sk.rule_id}{who}: {sk.reason}")
+    lines += skipped_lines(plan)
     return "\n".join(lines) + "\n"
 
 

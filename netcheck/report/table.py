@@ -7,6 +7,8 @@ from collections import Counter
 
 from tabulate import tabulate
 
+from netcheck.catalog import Evidence
+from netcheck.plan import NO_MATCHING_HOSTS, Plan
 from netcheck.results import CellResult, CellStatus
 from netcheck.stats import CellVerdict, Verdict
 from netcheck.sweep import SweepResult
@@ -49,14 +51,21 @@ def cell_text(v: CellVerdict, expect_reachable: bool = True) -> str:
     return _SHORT.get(v.verdict) or str(v.verdict.value)
 
 
-def _matrix(rows: list[tuple[CellResult, CellVerdict]]) -> str:
+def _column(sweep: SweepResult, r: CellResult) -> str:
+    s = r.spec
+    multi_nic = len(sweep.plan.topology.host(s.dest_host).nics) > 1
+    host = f"{s.dest_host}/{s.dest_nic}" if multi_nic else s.dest_host
+    return f"{host}:{s.port}" + ("*" if s.port != s.documented_port else "")
+
+
+def _matrix(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> str:
     row_keys: list[str] = []
     col_keys: list[str] = []
     cells: dict[tuple[str, str], str] = {}
     for r, v in rows:
         s = r.spec
         rk = f"{s.source_host} ({s.source_nic} {s.source_address})"
-        ck = f"{s.dest_host}:{s.port}" + ("*" if s.port != s.documented_port else "")
+        ck = _column(sweep, r)
         if rk not in row_keys:
             row_keys.append(rk)
         if ck not in col_keys:
@@ -107,10 +116,32 @@ def _failures(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) ->
         )
         out.append(f"     why:  {v.reason}")
         if r.status is CellStatus.MEASURED:
-            flows = f", flows {', '.join(map(str, rule.flows))}" if rule.flows else ""
-            out.append(f"     rule: {s.rule_id} ({rule.evidence.value}{flows}; {rule.phase})")
+            if rule.evidence is Evidence.USER:
+                out.append(f"     rule: {s.rule_id} (a rule of this topology)")
+            else:
+                flows = f", flows {', '.join(map(str, rule.flows))}" if rule.flows else ""
+                out.append(f"     rule: {s.rule_id} ({rule.evidence.value}{flows}; {rule.phase})")
             out.append(f"     fix:  {rule.hint}")
             out.append(f"     doc:  {rule.doc}")
+    return out
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def skipped_lines(plan: Plan) -> list[str]:
+    """Rules the sweep did not probe: real gaps first, then rules with no matching hosts."""
+    gaps = [sk for sk in plan.skipped if sk.reason != NO_MATCHING_HOSTS]
+    na = [sk.rule_id for sk in plan.skipped if sk.reason == NO_MATCHING_HOSTS]
+    out: list[str] = []
+    if gaps:
+        out += ["", "Not probed by this sweep:"]
+        for sk in gaps:
+            who = f" from {sk.source_host}" if sk.source_host else ""
+            out.append(f"  - {sk.rule_id}{who}: {sk.reason}")
+    if na:
+        out += ["", f"Rules with no matching hosts in this topology: {', '.join(na)}"]
     return out
 
 
@@ -131,8 +162,8 @@ def render_table(sweep: SweepResult) -> str:
         status += "  (PARTIAL: the sweep was interrupted; unmeasured cells are NOT-RUN)"
     lines += [status, ""]
     if rows:
-        n_cols = len({(r.spec.dest_host, r.spec.port) for r, _ in rows})
-        lines.append(_matrix(rows) if n_cols <= MAX_MATRIX_COLUMNS else _list(rows))
+        n_cols = len({(r.spec.dest_address, r.spec.port) for r, _ in rows})
+        lines.append(_matrix(sweep, rows) if n_cols <= MAX_MATRIX_COLUMNS else _list(rows))
         lines.append("")
         legend = "ok = open, median RTT"
         sources = Counter(v.stats.rtt.source for _, v in rows if v.stats.rtt)
@@ -145,8 +176,8 @@ def render_table(sweep: SweepResult) -> str:
     service = sum(1 for x in sweep.responders if x.state == "service")
     if sweep.responders:
         lines.append(
-            f"Listeners: {proven} netcheck responders (nonce-proven end to end), "
-            f"{service} real services"
+            f"Listeners: {_count(proven, 'netcheck responder')} (nonce-proven end to end), "
+            f"{_count(service, 'real service')}"
         )
     for x in sweep.responders:
         if x.state == "none":
@@ -158,9 +189,5 @@ def render_table(sweep: SweepResult) -> str:
     fail_lines = _failures(sweep, rows)
     if fail_lines:
         lines += ["", *fail_lines]
-    if sweep.plan.skipped:
-        lines += ["", "Not probed by this sweep:"]
-        for sk in sweep.plan.skipped:
-            who = f" from {sk.source_host}" if sk.source_host else ""
-            lines.append(f"  - {sk.rule_id}{who}: {sk.reason}")
+    lines += skipped_lines(sweep.plan)
     return "\n".join(lines).rstrip() + "\n"
