@@ -8,6 +8,7 @@ knows its file position and its dotted field path. Step two (the validators in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,8 @@ class Node:
         v = self.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             self.fail(f"expected a number, found {self.describe()}")
+        if not math.isfinite(v):  # .nan/.inf would silently disable a threshold
+            self.fail(f"expected a finite number, found {self.describe()}")
         if lo is not None and v < lo:
             self.fail(f"{v} is too small; expected at least {lo}")
         return float(v)
@@ -133,8 +136,12 @@ def _location(file: str, mark: Any) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def _convert(node: yaml.Node, file: str, field: str) -> Node:
+def _convert(node: yaml.Node, file: str, field: str, active: frozenset[int] = frozenset()) -> Node:
     loc = _location(file, node.start_mark)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if id(node) in active:  # `&a [*a]`: an alias inside its own anchor
+            raise ConfigError("recursive YAML alias", location=loc, field=field or None)
+        active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Node] = {}
         for key_node, value_node in node.value:
@@ -151,16 +158,23 @@ def _convert(node: yaml.Node, file: str, field: str) -> Node:
                     location=_location(file, key_node.start_mark),
                     field=child_field,
                 )
-            out[key] = _convert(value_node, file, child_field)
+            out[key] = _convert(value_node, file, child_field, active)
         return Node(out, loc, field)
     if isinstance(node, yaml.SequenceNode):
-        items = [_convert(v, file, f"{field}[{i}]") for i, v in enumerate(node.value)]
+        items = [_convert(v, file, f"{field}[{i}]", active) for i, v in enumerate(node.value)]
         return Node(items, loc, field)
     if node.tag not in _SCALAR_TAGS:
         raise ConfigError(
             f"YAML tag {node.tag!r} is not allowed", location=loc, field=field or None
         )
-    value = _CONSTRUCTOR.construct_object(node, deep=True)
+    try:
+        value = _CONSTRUCTOR.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. 2001-13-45 matches the timestamp pattern
+        raise ConfigError(
+            f"invalid {node.tag.rsplit(':', 1)[-1]} {node.value!r}: {exc}",
+            location=loc,
+            field=field or None,
+        ) from None
     if not isinstance(value, (str, int, float, bool, type(None))):
         # timestamps and the like: keep the text the user wrote
         value = str(node.value)
@@ -171,6 +185,9 @@ def load_yaml_text(text: str, file: str = "<string>") -> Node:
     """Parse YAML text into a positioned Node tree (one document)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        converted = None if root is None else _convert(root, file, "")
+    except RecursionError:
+        raise ConfigError("the YAML is nested too deeply", location=Location(file)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = _location(file, mark) if mark is not None else Location(file)
@@ -179,9 +196,13 @@ def load_yaml_text(text: str, file: str = "<string>") -> Node:
         raise ConfigError(f"malformed YAML: {problem}{context}", location=loc) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", location=Location(file)) from None
-    if root is None:
+    finally:
+        # the shared constructor caches every node it built: drop them, or each load leaks
+        _CONSTRUCTOR.constructed_objects.clear()
+        _CONSTRUCTOR.recursive_objects.clear()
+    if converted is None:
         raise ConfigError("the file is empty; expected a mapping", location=Location(file))
-    return _convert(root, file, "")
+    return converted
 
 
 def load_yaml_file(path: str | Path) -> Node:

@@ -254,6 +254,8 @@ def _parse_host(
                     f.fail(f"unknown site {face!r}; declared sites: {', '.join(sorted(sites))}")
                 faces.append(face)
             nics.append(Nic(name=nic_name, address=_address(nm["address"]), faces=tuple(faces)))
+        if not nics:
+            m["nics"].fail("a host needs at least one NIC")
     else:
         node.fail("a host needs 'address' or 'nics'")
     nic_nodes = m["nics"].as_mapping() if "nics" in m else {"nic0": m["address"]}
@@ -350,7 +352,7 @@ def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
     for item in m["silent_ports"].as_list() if "silent_ports" in m else []:
         text = item.as_str()
         name, _, port_text = text.rpartition(":")
-        if name not in by_name or not port_text.isdigit():
+        if name not in by_name or not (port_text.isascii() and port_text.isdigit()):
             item.fail(f"{text!r}: expected HOST:PORT with a host of this topology")
         address = by_name[name].nics[0].address
         if not address.is_loopback:
@@ -424,15 +426,15 @@ def parse_topology(root: Node) -> Topology:
 
     host_names = {h.name for h in hosts}
     rules: list[UserRule] = []
+    seen_ids: set[str] = set()
     for rule_node in top["rules"].as_list() if "rules" in top else []:
         r = errors.run(lambda n=rule_node: _parse_rule(n, host_names))  # type: ignore[misc]
-        if r is not None:
-            rules.append(r)
-    seen_ids: set[str] = set()
-    for r, rn in zip(rules, top["rules"].as_list() if "rules" in top else [], strict=False):
-        if r.id in seen_ids:
-            errors.add(rn.error(f"duplicate rule id {r.id!r}"))
+        if r is None:
+            continue
+        if r.id in seen_ids:  # checked here, with its own node: a failed rule shifts no index
+            errors.add(rule_node.error(f"duplicate rule id {r.id!r}"))
         seen_ids.add(r.id)
+        rules.append(r)
     disabled = (
         tuple(n.as_str() for n in top["disable_rules"].as_list()) if "disable_rules" in top else ()
     )
