@@ -33,7 +33,6 @@ from netcheck.lab.state import (
     MARKER,
     LabState,
     NamespaceState,
-    read_lab_json,
     state_dir_for,
     write_lab_json,
 )
@@ -72,6 +71,8 @@ def lab_up(lab: Lab, faults: Iterable[str] = (), state_dir: str | Path | None = 
             lab_down(lab, sdir)
         except LabError as down_exc:
             exc.add_note(f"rollback was incomplete: {down_exc}")
+        if isinstance(exc, OSError):  # the state dir: unwritable, disk full...
+            raise LabError(f"lab {lab.name}: {exc}") from exc
         raise
 
 
@@ -183,15 +184,12 @@ def lab_down(lab: Lab, state_dir: str | Path | None = None) -> None:
     require_root()
     sdir = state_dir_for(lab, state_dir)
     problems: list[str] = []
-    recorded = read_lab_json(sdir) or {}
-    present = set(_present_netns(lab))
-    for info in (recorded.get("namespaces") or {}).values():
-        netns = info.get("netns") if isinstance(info, dict) else None
-        if isinstance(netns, str) and netns.startswith(lab.prefix) and netns in list_netns():
-            present.add(netns)
+    # By prefix, not by lab.json: a crashed or older `up` may have made
+    # namespaces this version of the file does not declare.
+    present = _present_netns(lab)
 
     victims = [pid for f in sdir.glob("hosts/*/sshd.pid") if (pid := stop_sshd(f)) is not None]
-    for netns in sorted(present):
+    for netns in present:
         for pid in netns_pids(netns):
             if _signal(pid, signal.SIGTERM):
                 victims.append(pid)
@@ -201,7 +199,7 @@ def lab_down(lab: Lab, state_dir: str | Path | None = None) -> None:
     for pid in _wait_gone(survivors, 1.0):
         problems.append(f"process {pid} survived SIGKILL")
 
-    for netns in sorted(present):
+    for netns in present:
         try:
             run(["ip", "netns", "del", netns])
         except LabError as exc:

@@ -26,7 +26,6 @@ __all__ = [
     "LabState",
     "LabStatus",
     "NamespaceState",
-    "read_lab_json",
     "state_dir_for",
     "write_lab_json",
 ]
@@ -127,12 +126,3 @@ def write_lab_json(state: LabState) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def read_lab_json(state_dir: Path) -> dict[str, Any] | None:
-    """lab.json of an earlier `up`, or None when absent or unreadable."""
-    try:
-        data = json.loads((state_dir / LAB_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
