@@ -281,6 +281,7 @@ _samples = st.builds(
 _results = st.builds(p.Result, _text, _text, st.lists(_samples, max_size=4).map(tuple))
 
 
+@settings(deadline=None)
 @given(st.one_of(_batches, _results))
 def test_round_trip_property(msg: p.Message) -> None:
     assert p.decode(p.encode(msg)) == msg
@@ -295,14 +296,14 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_fuzz_bytes_only_protocol_error(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         p.decode(data)
 
 
-@settings(max_examples=200)
+@settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from(sorted(p.MESSAGE_TYPES)),
     st.dictionaries(
@@ -348,7 +349,7 @@ def test_fuzz_structured_only_protocol_error(kind: str, fields: dict) -> None:
     assert p.decode(p.encode(msg)) == msg  # whatever decodes, re-encodes faithfully
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.sampled_from([p.encode(m) for m in EXAMPLES]), st.data())
 def test_fuzz_mutated_valid_lines_only_protocol_error(line: bytes, data: st.DataObject) -> None:
     pos = data.draw(st.integers(0, len(line) - 1))
