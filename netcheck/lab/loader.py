@@ -20,6 +20,7 @@ from typing import TypeVar, cast
 from netcheck.errors import ConfigError, ConfigErrors, Location
 from netcheck.lab.model import (
     DEFAULT_ROUTE,
+    DEV_RE,
     FAULT_ACTIONS,
     FAULT_NAME_RE,
     IFNAMSIZ,
@@ -298,7 +299,7 @@ def _route(node: Node) -> Route:
 
 def _dev(node: Node) -> str:
     text = node.as_str()
-    if len(text) > IFNAMSIZ or not re.match(r"^[A-Za-z][A-Za-z0-9_.-]*$", text):
+    if len(text) > IFNAMSIZ or not DEV_RE.match(text):
         node.fail(f"{text!r}: an interface name is 1-{IFNAMSIZ} letters, digits, '_', '.', '-'")
     return text
 
