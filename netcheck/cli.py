@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -86,6 +87,34 @@ def _add_sweep_settings(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ssh_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SSH transport (hosts with agent.transport: ssh)")
+    g.add_argument(
+        "--known-hosts",
+        type=Path,
+        default=None,
+        help="known_hosts file to verify host keys against (default ~/.ssh/known_hosts; "
+        "env NETCHECK_KNOWN_HOSTS)",
+    )
+    g.add_argument(
+        "-i",
+        "--identity",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="private key file (repeatable); default: the SSH agent and ~/.ssh/id_*",
+    )
+    g.add_argument(
+        "--trust-new-host-keys",
+        action="store_true",
+        help="first contact: accept and record host keys not yet in known_hosts "
+        "(a CHANGED key is always refused)",
+    )
+    g.add_argument(
+        "--ssh-timeout", type=float, default=10.0, help="seconds to connect and log in (default 10)"
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="netcheck",
@@ -136,6 +165,21 @@ def _build_parser() -> argparse.ArgumentParser:
         "--host-concurrency", type=_positive, default=16, help="agents started at once (default 16)"
     )
     _add_sweep_settings(sw)
+    _add_ssh_options(sw)
+
+    ag = sub.add_parser(
+        "agent",
+        help="build the agent zipapp (the SSH transport does this on demand)",
+        description="The agent is one zipapp, standard library only, run with the host's Python "
+        "3.9+ (python3 on Linux, python.exe on Windows). Its file name carries its content hash.",
+    )
+    ag_sub = ag.add_subparsers(dest="agent_command", metavar="AGENT_COMMAND", required=True)
+    ab = ag_sub.add_parser("build", help="write netcheck-agent-<hash>.pyz")
+    ab.add_argument("--out", type=Path, default=Path("."), help="directory (default: .)")
+
+    from netcheck.lab.cli import add_lab_commands
+
+    add_lab_commands(sub)
 
     cat = sub.add_parser(
         "catalog",
@@ -241,8 +285,20 @@ def _open_output(path: Path | None) -> TextIO | None:
 
 async def _sweep_async(plan: Plan, args: argparse.Namespace) -> SweepResult:
     from netcheck.transports.local import LocalTransport  # the agent runtime, only when sweeping
+    from netcheck.transports.ssh import SshOptions, SshTransport, parse_identities
 
-    transports: dict[str, Transport] = {"local": LocalTransport()}
+    known = args.known_hosts or (
+        Path(os.environ["NETCHECK_KNOWN_HOSTS"]) if os.environ.get("NETCHECK_KNOWN_HOSTS") else None
+    )
+    ssh = SshTransport(
+        SshOptions(
+            known_hosts=known,
+            identities=parse_identities(args.identity),
+            trust_new_host_keys=args.trust_new_host_keys,
+            connect_timeout=args.ssh_timeout,
+        )
+    )
+    transports: dict[str, Transport] = {"local": LocalTransport(), "ssh": ssh}
     observer = TerminalProgress() if not args.no_progress else None
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(
@@ -290,7 +346,27 @@ def _cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_GO if result.go else EXIT_NO_GO
 
 
+def _cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
+    from netcheck_agent.zipapp_build import build_zipapp
+
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = build_zipapp(args.out)
+    except OSError as exc:
+        raise OutputError(f"cannot write the agent to {args.out}: {exc.strerror or exc}") from None
+    out.write(f"{path} ({path.stat().st_size // 1024} KiB)\n")
+    return EXIT_GO
+
+
+def _cmd_lab(args: argparse.Namespace, out: TextIO) -> int:
+    from netcheck.lab.cli import run_lab_command
+
+    return run_lab_command(args, out)
+
+
 _COMMANDS = {
+    "agent": _cmd_agent,
+    "lab": _cmd_lab,
     "validate": _cmd_validate,
     "plan": _cmd_plan,
     "sweep": _cmd_sweep,

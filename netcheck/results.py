@@ -70,3 +70,4 @@ class AgentInfo:
     platform: str | None = None
     capabilities: dict[str, bool] = field(default_factory=dict)
     lost: bool = False
+    pid: int | None = None  # the agent's process id on its host

@@ -15,7 +15,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netcheck_agent import protocol as p
 
@@ -172,6 +172,7 @@ async def run_sweep(
                     python=h.python,
                     platform=h.platform,
                     capabilities=dict(h.capabilities),
+                    pid=h.pid,
                 )
         state.agents[host.name] = info
         obs.on_agent(info)
@@ -284,17 +285,7 @@ async def run_sweep(
 
 
 def _lost(info: AgentInfo, reason: str) -> AgentInfo:
-    return AgentInfo(
-        info.host,
-        info.transport,
-        info.available,
-        reason,
-        info.agent_version,
-        info.python,
-        info.platform,
-        info.capabilities,
-        lost=True,
-    )
+    return replace(info, reason=reason, lost=True)
 
 
 async def _teardown(clients: Mapping[str, AgentClient], responder_ids: Mapping[str, str]) -> None:

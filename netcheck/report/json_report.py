@@ -120,6 +120,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
                 "python": a.python,
                 "platform": a.platform,
                 "capabilities": a.capabilities,
+                "pid": a.pid,
             }
             for a in sweep.agents
         ],

@@ -55,7 +55,7 @@ def test_demo_sweep_table_shows_matrix_and_go() -> None:
     assert "GO: 13 of 13 cells pass" in out
     assert "cs01 (failback 127.0.3.10)" not in out  # the CS is a destination via its failback NIC
     assert "vm-app01 (nic0 127.0.4.10)" in out
-    assert "cs01:10443*" in out
+    assert "cs01/failback:10443*" in out and "cs01/source:10443*" in out
     assert "REFUSED" not in out and "FILTERED" not in out
     assert proc.stderr == ""  # no progress line when stderr is not a terminal
 
