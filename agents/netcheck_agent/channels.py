@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import queue
 import sys
 import threading
@@ -127,6 +128,15 @@ class StdioChannel:
         self._stdin = stdin if stdin is not None else sys.stdin.buffer
         self._stdout = stdout if stdout is not None else sys.stdout.buffer
         self._max_line = max_line
+        try:
+            self._fileno: Optional[int] = self._stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream
+            self._fileno = None
+        try:
+            self._stdout.flush()  # anything buffered before we take over the fd
+            self._out_fileno: Optional[int] = self._stdout.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._out_fileno = None
         self._in = _Pipe()
         self._out: queue.Queue[object] = queue.Queue()
         self._broken = False
@@ -148,24 +158,54 @@ class StdioChannel:
         self._reader.start()
         self._writer.start()
 
+    def _read_chunk(self) -> bytes:
+        """Up to 64 KiB of input; b"" at end of input."""
+        fd = self._fileno
+        if fd is not None:
+            return os.read(fd, 65536)
+        return (
+            self._stdin.read1(65536) if hasattr(self._stdin, "read1") else self._stdin.read(65536)
+        )  # type: ignore[attr-defined]
+
     def _read_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Raw os.read on the descriptor, not the buffered stdin object: a
+        # daemon thread blocked inside BufferedReader holds its lock, and the
+        # interpreter aborts at exit when it cannot take that lock.
+        buf = bytearray()
+        skipping = False  # inside an oversized line, dropping until its newline
         try:
             while True:
-                line = self._stdin.readline(self._max_line + 1)
-                if not line:
+                chunk = self._read_chunk()
+                if not chunk:
                     break
-                if len(line) > self._max_line and not line.endswith(b"\n"):
-                    # Oversized: skip to the end of that line and pass on the
-                    # truncated head, which the decoder rejects as too long.
-                    rest = line
-                    while rest and not rest.endswith(b"\n"):
-                        rest = self._stdin.readline(self._max_line + 1)
-                loop.call_soon_threadsafe(self._deliver, line)
+                buf += chunk
+                while True:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        if not skipping and len(buf) > self._max_line:
+                            # Oversized: pass on the head (the decoder rejects
+                            # it as too long) and drop the rest of the line.
+                            self._post(loop, bytes(buf[: self._max_line + 1]))
+                            skipping = True
+                        if skipping:
+                            buf.clear()
+                        break
+                    line = bytes(buf[: nl + 1])
+                    del buf[: nl + 1]
+                    if skipping:
+                        skipping = False
+                    else:
+                        self._post(loop, line[: self._max_line + 1])
+            if buf and not skipping:
+                self._post(loop, bytes(buf))  # a last line without its newline
         except (OSError, ValueError):
             pass  # stdin closed under us: same as end of input
         finally:
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 loop.call_soon_threadsafe(self._in.close)
+
+    def _post(self, loop: asyncio.AbstractEventLoop, line: bytes) -> None:
+        loop.call_soon_threadsafe(self._deliver, line)
 
     def _deliver(self, line: bytes) -> None:
         with contextlib.suppress(BrokenPipeError):
@@ -187,12 +227,25 @@ class StdioChannel:
                     break
             if chunks and not self._broken:
                 try:
-                    self._stdout.write(b"".join(chunks))  # type: ignore[arg-type]
-                    self._stdout.flush()
+                    self._write_all(b"".join(chunks))  # type: ignore[arg-type]
                 except (OSError, ValueError):
                     self._broken = True  # the coordinator is gone
             if stop:
                 return
+
+    def _write_all(self, data: bytes) -> None:
+        # os.write on the descriptor for the same reason the reader uses
+        # os.read: a daemon thread stuck in a BufferedWriter (coordinator not
+        # reading) would make the interpreter abort at exit.
+        fd = self._out_fileno
+        if fd is None:
+            self._stdout.write(data)
+            self._stdout.flush()
+            return
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
 
     async def receive(self) -> Optional[bytes]:
         self._start()

@@ -101,8 +101,10 @@ class ResponderSet:
         self,
         request: RespondersStart,
         on_self_stop: Callable[[RespondersStopped], None],
+        read_timeout_s: float = READ_TIMEOUT_S,
     ):
         self.request = request
+        self.read_timeout_s = read_timeout_s
         self.connections = 0
         self.proven = 0
         self._on_self_stop = on_self_stop
@@ -176,7 +178,7 @@ class ResponderSet:
         """Answer one challenge line, or nothing; always close."""
         loop = asyncio.get_running_loop()
         conn.setblocking(False)
-        deadline = Deadline(READ_TIMEOUT_S)
+        deadline = Deadline(self.read_timeout_s)
         try:
             buf = b""
             while b"\n" not in buf and len(buf) <= MAX_LINE:
@@ -200,7 +202,9 @@ class ResponderSet:
     def _self_stop(self, reason: str) -> None:
         if self._stopping is not None:
             return
-        task = asyncio.get_running_loop().create_task(self.stop(reason, grace_s=READ_TIMEOUT_S))
+        task = asyncio.get_running_loop().create_task(
+            self.stop(reason, grace_s=self.read_timeout_s)
+        )
         task.add_done_callback(self._report_self_stop)
 
     def _report_self_stop(self, task: asyncio.Task[RespondersStopped]) -> None:

@@ -19,13 +19,13 @@ NONCE = "0badc0de" * 4
 
 
 async def start(
-    *specs: Tuple[str, int], ttl_s: float = 5, max_conns: int = 100
+    *specs: Tuple[str, int], ttl_s: float = 5, max_conns: int = 100, read_timeout_s: float = 3
 ) -> Tuple[ResponderSet, RespondersReady, List[RespondersStopped]]:
     self_stops: List[RespondersStopped] = []
     req = RespondersStart(
         "r1", NONCE, tuple(ListenSpec(a, p) for a, p in specs), ttl_s=ttl_s, max_conns=max_conns
     )
-    rs = ResponderSet(req, self_stops.append)
+    rs = ResponderSet(req, self_stops.append, read_timeout_s)
     return rs, await rs.start(), self_stops
 
 
@@ -59,13 +59,13 @@ def test_answers_a_challenge_then_closes(arun: Any) -> None:
 
 def test_anything_else_gets_silence(arun: Any) -> None:
     async def main() -> None:
-        rs, ready, _ = await start(("127.0.0.13", 0))
+        rs, ready, _ = await start(("127.0.0.13", 0), read_timeout_s=0.3)
         port = ready.listening[0].port
         for line in (
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
             b"NETCHECK1 nothex!\n",
             b"NETCHECK1 " + b"a" * 200 + b"\n",  # over the 128-byte bound
-            b"\x16\x03\x01\x00\xa5\x01\x00\x00",
+            b"\x16\x03\x01\x00\xa5\x01\x00\x00",  # no newline: cut off by the read timeout
         ):
             assert await exchange("127.0.0.13", port, line) == b""
         stopped = await rs.stop()
