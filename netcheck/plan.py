@@ -110,18 +110,44 @@ def _cell_id(src: Host, src_nic: str, dst: Host, dst_nic: str, proto: str, port:
     return f"{src.name}/{src_nic}>{dst.name}/{dst_nic}:{proto}/{port}"
 
 
-def _sources(rule: Rule, topo: Topology) -> Iterable[Host]:
-    if rule.source_host is not None:
-        return (topo.host(rule.source_host),)
-    return (h for h in topo.hosts if any(r in h.roles for r in rule.sources))
+class _HostIndex:
+    """Hosts by role and by replication group, so expansion is not quadratic in VMs."""
 
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        self.by_role: dict[Role, list[Host]] = {}
+        self.by_group: dict[str, list[Host]] = {}
+        for h in topo.hosts:
+            for role in h.roles:
+                self.by_role.setdefault(role, []).append(h)
+            for g in h.groups:
+                self.by_group.setdefault(g, []).append(h)
 
-def _destinations(rule: Rule, topo: Topology) -> Iterable[Host]:
-    if rule.dest_host is not None:
-        return (topo.host(rule.dest_host),)
-    return (
-        h for h in topo.hosts if any(isinstance(t, Role) and t in h.roles for t in rule.targets)
-    )
+    def _with_roles(self, roles: Iterable[object]) -> list[Host]:
+        seen: dict[str, Host] = {}
+        for role in roles:
+            if isinstance(role, Role):
+                for h in self.by_role.get(role, ()):
+                    seen.setdefault(h.name, h)
+        return [h for h in self.topo.hosts if h.name in seen] if len(seen) > 1 else list(seen.values())
+
+    def sources(self, rule: Rule) -> list[Host]:
+        if rule.source_host is not None:
+            return [self.topo.host(rule.source_host)]
+        return self._with_roles(rule.sources)
+
+    def destinations(self, rule: Rule, src: Host) -> list[Host]:
+        if rule.dest_host is not None:
+            return [self.topo.host(rule.dest_host)]
+        if rule.same_group:
+            roles = set(rule.targets)
+            members: dict[str, Host] = {}
+            for g in src.groups:
+                for h in self.by_group.get(g, ()):
+                    if roles & set(h.roles):
+                        members.setdefault(h.name, h)
+            return list(members.values())
+        return self._with_roles(rule.targets)
 
 
 def _applies(rule: Rule, src: Host, dst: Host) -> bool:
@@ -155,6 +181,7 @@ def build_plan(
     for rid in only - known:
         raise ConfigError(f"unknown rule id {rid!r}; known: {', '.join(sorted(known))}")
     specs: dict[tuple[str, str, str, str, int], ProbeSpec] = {}
+    index = _HostIndex(topo)
     skipped: list[Skipped] = []
     for rule in rules:
         if rule.id in topo.disabled_rules or (only and rule.id not in only):
@@ -168,8 +195,8 @@ def build_plan(
             continue
         documented, probed = rule.port_for(topo.ports)
         matched = False
-        for src in _sources(rule, topo):
-            for dst in _destinations(rule, topo):
+        for src in index.sources(rule):
+            for dst in index.destinations(rule, src):
                 if not _applies(rule, src, dst):
                     continue
                 matched = True
