@@ -1,0 +1,346 @@
+"""The JSON report (schema netcheck.sweep v1, docs/report-json.md) and the plan JSON."""
+
+from __future__ import annotations
+
+import json
+
+from reportkit import (
+    MT_CS,
+    PS_CS,
+    PS_MT,
+    RDP,
+    VM_CS,
+    make_sweep,
+    report_plan,
+    spec_of,
+)
+
+from netcheck.catalog import load_catalog
+from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
+from netcheck.report.plan_report import plan_to_dict, render_plan_table
+from netcheck.results import AgentInfo, CellStatus
+from netcheck.sweep import ResponderInfo
+
+CATALOG = load_catalog()
+
+TOP_KEYS = [
+    "schema",
+    "schema_version",
+    "sweep_id",
+    "topology",
+    "started_at",
+    "finished_at",
+    "partial",
+    "verdict",
+    "settings",
+    "summary",
+    "agents",
+    "responders",
+    "skipped",
+    "cells",
+]
+CELL_KEYS = [
+    "cell_id",
+    "source_host",
+    "source_nic",
+    "source_address",
+    "dest_host",
+    "dest_nic",
+    "dest_address",
+    "proto",
+    "port",
+    "documented_port",
+    "rule_id",
+    "rule_ids",
+    "flows",
+    "evidence",
+    "expect",
+    "path",
+    "status",
+    "verdict",
+    "passed",
+    "reason",
+    "hint",
+    "doc",
+    "error_codes",
+    "sent",
+    "answered",
+    "loss_pct",
+    "rtt_ms",
+    "rtt_source",
+    "samples",
+]
+SAMPLE_KEYS = ["outcome", "rtt_us", "rtt_source", "errno", "detail", "proven", "t"]
+AGENT_KEYS = [
+    "host",
+    "transport",
+    "available",
+    "lost",
+    "reason",
+    "agent_version",
+    "python",
+    "platform",
+    "capabilities",
+    "pid",
+]
+
+
+def _cells(doc: dict, key: tuple[str, str, int]) -> dict:  # type: ignore[type-arg]
+    cell_id = spec_of(report_plan(), key).cell_id
+    (c,) = [c for c in doc["cells"] if c["cell_id"] == cell_id]
+    return c
+
+
+def test_round_trips_through_json_loads() -> None:
+    sweep = make_sweep()
+    text = render_json(sweep)
+    assert text.endswith("}\n")
+    assert json.loads(text) == sweep_to_dict(sweep)
+
+
+def test_top_level() -> None:
+    doc = json.loads(render_json(make_sweep()))
+    assert list(doc) == TOP_KEYS
+    assert doc["schema"] == "netcheck.sweep"
+    assert doc["schema_version"] == SCHEMA_VERSION == 1
+    assert doc["sweep_id"] == "sw-0001"
+    assert doc["topology"] == {"name": "report-demo", "file": "report-demo.yaml"}
+    # UTC, millisecond precision, explicit offset
+    assert doc["started_at"] == "2023-11-14T22:13:20.250+00:00"
+    assert doc["finished_at"] == "2023-11-14T22:13:22.750+00:00"
+    assert (doc["partial"], doc["verdict"]) == (False, "no-go")
+    assert doc["settings"] == {
+        "samples": 3,
+        "interval_ms": 200,
+        "timeout_ms": 800,
+        "concurrency": 256,
+    }
+    assert doc["summary"] == {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
+    assert len(doc["cells"]) == 6
+
+
+def test_go_verdict() -> None:
+    doc = sweep_to_dict(make_sweep({RDP: "refused"}))
+    assert doc["verdict"] == "go"
+    assert doc["summary"] == {"cells": 6, "passed": 6, "failed": 0, "not_measured": 0}
+
+
+def test_every_cell_field() -> None:
+    doc = json.loads(render_json(make_sweep()))
+    for c in doc["cells"]:
+        assert list(c) == CELL_KEYS
+        for s in c["samples"]:
+            assert list(s) == SAMPLE_KEYS
+    ok = _cells(doc, VM_CS)
+    assert {k: ok[k] for k in CELL_KEYS if k not in ("rtt_ms", "samples", "hint", "doc")} == {
+        "cell_id": "vm1/nic0>cs01/failback:tcp/10443",
+        "source_host": "vm1",
+        "source_nic": "nic0",
+        "source_address": "127.0.4.10",
+        "dest_host": "cs01",
+        "dest_nic": "failback",
+        "dest_address": "127.0.3.10",
+        "proto": "tcp",
+        "port": 10443,
+        "documented_port": 443,
+        "rule_id": "vm-to-cs-https",
+        "rule_ids": ["vm-to-cs-https"],
+        "flows": [1, 9],
+        "evidence": "documented",
+        "expect": "reachable",
+        "path": "s2s-vpn",
+        "status": "measured",
+        "verdict": "open",
+        "passed": True,
+        "reason": "",
+        "error_codes": ["95226", "(7) Couldn't connect to server"],
+        "sent": 3,
+        "answered": 3,
+        "loss_pct": 0.0,
+        "rtt_source": "tcp_info",
+    }
+    assert ok["hint"] == ""  # a passing cell needs no fix
+    assert ok["doc"] == CATALOG.rule("vm-to-cs-https").doc
+    # RTTs in ms, rounded to the microsecond: 0.12, 0.11, 0.15
+    assert ok["rtt_ms"] == {
+        "min": 0.11,
+        "avg": round((0.12 + 0.11 + 0.15) / 3, 3),
+        "p50": 0.12,
+        "p95": 0.147,
+        "p99": 0.149,
+        "max": 0.15,
+        "jitter": 0.025,
+    }
+    assert ok["samples"][0] == {
+        "outcome": "open",
+        "rtt_us": 120,
+        "rtt_source": "tcp_info",
+        "errno": None,
+        "detail": "",
+        "proven": True,
+        "t": 0.0,
+    }
+
+
+def test_failing_cells_carry_hint_reason_and_evidence() -> None:
+    doc = sweep_to_dict(make_sweep())
+    refused = _cells(doc, PS_MT)
+    assert (refused["verdict"], refused["passed"], refused["evidence"]) == (
+        "refused",
+        False,
+        "inferred",
+    )
+    assert refused["hint"] == CATALOG.rule("ps-to-mt-data").hint
+    assert refused["reason"].startswith("connection refused by mt01 127.0.2.20:9443")
+    assert (refused["answered"], refused["loss_pct"], refused["rtt_ms"], refused["rtt_source"]) == (
+        0,
+        100.0,
+        None,
+        None,
+    )
+    assert refused["samples"][0]["errno"] == 111
+    filtered = _cells(doc, PS_CS)
+    assert (filtered["verdict"], filtered["flows"], filtered["error_codes"]) == (
+        "filtered",
+        [10],
+        ["806"],
+    )
+    rdp = _cells(doc, RDP)
+    assert (rdp["expect"], rdp["verdict"], rdp["passed"], rdp["evidence"]) == (
+        "blocked",
+        "open",
+        False,
+        "user",
+    )
+    assert (rdp["hint"], rdp["doc"], rdp["flows"], rdp["path"]) == (
+        "Close RDP to the process server.",
+        "topology rule",
+        [],
+        None,
+    )
+
+
+def test_partial_and_not_measured() -> None:
+    doc = sweep_to_dict(make_sweep({RDP: "refused", MT_CS: CellStatus.NOT_RUN}, interrupted=True))
+    assert (doc["partial"], doc["verdict"]) == (True, "no-go")
+    assert doc["summary"] == {"cells": 6, "passed": 5, "failed": 1, "not_measured": 1}
+    c = _cells(doc, MT_CS)
+    assert (c["status"], c["verdict"], c["passed"], c["sent"], c["samples"]) == (
+        "not_run",
+        "not-run",
+        False,
+        0,
+        [],
+    )
+    assert c["reason"] == "not_run on mt01"
+
+
+def test_agents_responders_skipped() -> None:
+    agents = (
+        AgentInfo(
+            "vm1",
+            "ssh",
+            True,
+            agent_version="1.0",
+            python="3.11.4",
+            platform="Linux",
+            capabilities={"raw": False},
+            pid=4242,
+        ),
+        AgentInfo("mt01", "ssh", False, reason="Permission denied"),
+    )
+    responders = (ResponderInfo("mt01", "127.0.2.20", 9443, "none", "no agent on the host"),)
+    doc = json.loads(render_json(make_sweep(agents=agents, responders=responders)))
+    assert [list(a) for a in doc["agents"]] == [AGENT_KEYS, AGENT_KEYS]
+    assert doc["agents"][0] == {
+        "host": "vm1",
+        "transport": "ssh",
+        "available": True,
+        "lost": False,
+        "reason": "",
+        "agent_version": "1.0",
+        "python": "3.11.4",
+        "platform": "Linux",
+        "capabilities": {"raw": False},
+        "pid": 4242,
+    }
+    assert (doc["agents"][1]["available"], doc["agents"][1]["reason"], doc["agents"][1]["pid"]) == (
+        False,
+        "Permission denied",
+        None,
+    )
+    assert doc["responders"] == [
+        {
+            "host": "mt01",
+            "address": "127.0.2.20",
+            "port": 9443,
+            "state": "none",
+            "detail": "no agent on the host",
+        }
+    ]
+    assert doc["skipped"][0] == {
+        "rule_id": "cs-to-azure-https",
+        "reason": "Azure endpoint checks are not probed by this version",
+        "source_host": None,
+    }
+    assert {s["rule_id"] for s in doc["skipped"]} == {s.rule_id for s in report_plan().skipped}
+
+
+# --- the plan ----------------------------------------------------------------------
+
+
+def test_plan_json() -> None:
+    plan = report_plan()
+    text = render_plan_json(plan)
+    doc = json.loads(text)
+    assert doc == plan_to_dict(plan)
+    assert list(doc) == ["schema", "schema_version", "topology", "cells", "skipped"]
+    assert (doc["schema"], doc["schema_version"]) == ("netcheck.plan", 1)
+    assert doc["topology"] == {"name": "report-demo", "file": "report-demo.yaml"}
+    assert len(doc["cells"]) == len(plan.specs) == 6
+    assert doc["cells"][0] == {
+        "cell_id": "vm1/nic0>cs01/failback:tcp/10443",
+        "source_host": "vm1",
+        "source_nic": "nic0",
+        "source_address": "127.0.4.10",
+        "dest_host": "cs01",
+        "dest_nic": "failback",
+        "dest_address": "127.0.3.10",
+        "proto": "tcp",
+        "port": 10443,
+        "documented_port": 443,
+        "rule_ids": ["vm-to-cs-https"],
+        "evidence": "documented",
+        "expect": "reachable",
+        "path": "s2s-vpn",
+        "kind": "tcp_connect",
+    }
+    rdp = [c for c in doc["cells"] if c["port"] == 3389]
+    assert [(c["expect"], c["evidence"]) for c in rdp] == [("blocked", "user")]
+    assert len(doc["skipped"]) == len(plan.skipped)
+
+
+def test_plan_table() -> None:
+    text = render_plan_table(report_plan())
+    lines = text.splitlines()
+    assert lines[0] == (
+        "Plan for 'report-demo' (report-demo.yaml): 6 cells from 3 source hosts; "
+        "3 attempts each, timeout 800 ms"
+    )
+    row = next(ln for ln in lines if ln.startswith("vm1") and "3389" in ln)
+    assert row.split() == [
+        "vm1",
+        "nic0",
+        "127.0.4.10",
+        "ps-azure",
+        "nic0",
+        "127.0.4.4",
+        "tcp/3389",
+        "BLOCKED",
+        "-",
+        "no-rdp",
+        "user",
+    ]
+    remapped = next(ln for ln in lines if ln.startswith("mt01"))
+    assert "tcp/10443 (doc 443)" in remapped
+    assert "  - ntp: no UDP probe in this version" in lines
