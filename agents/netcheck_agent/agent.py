@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from . import __version__
 from .capabilities import Capabilities, detect
@@ -94,6 +94,9 @@ class Agent:
         self._batches: Dict[str, asyncio.Task[None]] = {}
         self._responders: Dict[str, ResponderSet] = {}
         self._stopped: Dict[str, RespondersStopped] = {}
+        # Lines go straight to channels that offer send_nowait(); for any other
+        # channel they queue here and a writer task awaits channel.send().
+        self._send_nowait: Optional[Callable[[bytes], None]] = getattr(channel, "send_nowait", None)
         self._outbox = _Pipe()
         self._finished: Optional[asyncio.Future[str]] = None
         self._limiter: Optional[asyncio.Semaphore] = None
@@ -165,8 +168,17 @@ class Agent:
 
     def _emit(self, msg: Message) -> None:
         """Queue a message for the coordinator, in order, without blocking."""
-        with contextlib.suppress(BrokenPipeError):
-            self._outbox.put(encode(msg))
+        line = encode(msg)
+        if self._send_nowait is None:
+            with contextlib.suppress(BrokenPipeError):
+                self._outbox.put(line)
+            return
+        # Channels that queue internally (both shipped ones) take the line
+        # directly: one task wake-up less per result, at thousands a second.
+        try:
+            self._send_nowait(line)
+        except (OSError, EOFError):
+            self._finish(EXIT_EOF)
 
     async def _write_loop(self) -> None:
         while True:

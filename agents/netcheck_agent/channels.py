@@ -253,6 +253,11 @@ class StdioChannel:
 
     async def send(self, data: bytes) -> None:
         self._start()
+        self.send_nowait(data)
+
+    def send_nowait(self, data: bytes) -> None:
+        """Hand ``data`` to the writer thread (the queue is unbounded)."""
+        self._start()
         if self._broken:
             raise BrokenPipeError("stdout closed")
         self._out.put_nowait(data)

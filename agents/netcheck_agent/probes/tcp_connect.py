@@ -43,7 +43,8 @@ TCPI_RTT_OFFSET = 68
 TCP_INFO_LEN = 104
 _RTT = struct.Struct("=I")
 # SO_LINGER {on, 0 s}: close() sends RST and frees the 4-tuple at once.
-_LINGER_ABORT = struct.pack("ii", 1, 0)
+# struct linger is two ints on POSIX but two u_shorts in Winsock.
+_LINGER_ABORT = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
 
 _default_ops = LoopSocketOps()
 

@@ -224,3 +224,36 @@ def test_results_are_json_lines_on_the_wire(arun: Any, listen: Any) -> None:
         await task
 
     arun(main())
+
+
+class PlainChannel:
+    """A channel with only the two required methods (no send_nowait)."""
+
+    def __init__(self, inner: QueueChannel):
+        self.inner = inner
+
+    async def receive(self) -> Optional[bytes]:
+        return await self.inner.receive()
+
+    async def send(self, data: bytes) -> None:
+        await asyncio.sleep(0)  # a transport that really awaits
+        await self.inner.send(data)
+
+
+def test_any_channel_with_receive_and_send_works(arun: Any, listen: Any) -> None:
+    _s, port = listen("127.0.0.11")
+
+    async def main() -> None:
+        agent_side, coord_side = memory_channel_pair()
+        task = asyncio.get_running_loop().create_task(Agent(PlainChannel(agent_side)).run())
+        co = Coordinator(coord_side)
+        assert isinstance(await co.recv(), p.Hello)
+        cells = tuple(p.ProbeRequest(f"c{i}", "tcp_connect", "127.0.0.11", port) for i in range(20))
+        await co.send(p.ProbeBatch("b", cells, concurrency=5))
+        msgs = await co.until(p.BatchDone)
+        assert len(msgs) == 21 and msgs[-1] == p.BatchDone("b", 20)
+        await co.send(p.Bye())
+        assert await co.recv() == p.Bye()
+        assert await task == "bye"
+
+    arun(main())
