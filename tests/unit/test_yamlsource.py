@@ -5,11 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from netcheck import yamlsource
 from netcheck.errors import ConfigError, Location
 from netcheck.yamlsource import Node, load_yaml_file, load_yaml_text
 
+# yamlsource uses libyaml's composer when PyYAML has it, else the pure-Python one: the
+# error paths below must hold for both.
+_COMPOSERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])
 
+
+@pytest.fixture(params=_COMPOSERS, ids=lambda c: c.__name__)
+def composer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlsource, "_LOADER", request.param)
+
+
+@pytest.mark.usefixtures("composer")
 def test_nodes_carry_file_line_column_and_dotted_field() -> None:
     root = load_yaml_text("a:\n  b: [x, {c: 5}]\n", "t.yaml")
     assert root.location == Location("t.yaml", 1, 1)
@@ -29,6 +41,7 @@ def test_scalars_keep_their_yaml_types() -> None:
     assert type(v["d"]) is str
 
 
+@pytest.mark.usefixtures("composer")
 def test_malformed_yaml_names_the_position() -> None:
     with pytest.raises(ConfigError) as ei:
         load_yaml_text("a: [1, 2\nb: 3\n", "bad.yaml")
@@ -40,6 +53,7 @@ def test_malformed_yaml_names_the_position() -> None:
     assert str(err).startswith("bad.yaml:2:")
 
 
+@pytest.mark.usefixtures("composer")
 def test_empty_and_comment_only_text_is_an_error() -> None:
     for text in ("", "   \n", "# only a comment\n"):
         with pytest.raises(ConfigError, match="the file is empty") as ei:
@@ -47,12 +61,14 @@ def test_empty_and_comment_only_text_is_an_error() -> None:
         assert ei.value.location == Location("e.yaml")
 
 
+@pytest.mark.usefixtures("composer")
 def test_two_documents_are_rejected() -> None:
     with pytest.raises(ConfigError, match="malformed YAML") as ei:
         load_yaml_text("a: 1\n---\nb: 2\n", "two.yaml")
     assert ei.value.location == Location("two.yaml", 2, 1)
 
 
+@pytest.mark.usefixtures("composer")
 def test_duplicate_key_points_at_the_second_key() -> None:
     with pytest.raises(ConfigError) as ei:
         load_yaml_text("hosts:\n  cs01: 1\n  mt01: 2\n  cs01: 3\n", "d.yaml")
@@ -62,6 +78,7 @@ def test_duplicate_key_points_at_the_second_key() -> None:
     assert err.message == "duplicate key 'cs01' (first given at line 2)"
 
 
+@pytest.mark.usefixtures("composer")
 def test_non_scalar_keys_are_rejected() -> None:
     with pytest.raises(ConfigError, match="mapping keys must be plain strings") as ei:
         load_yaml_text("? [a, b]\n: 1\n", "k.yaml")
@@ -76,6 +93,7 @@ def test_non_scalar_keys_are_rejected() -> None:
         ("a: !custom x\n", "!custom"),
     ],
 )
+@pytest.mark.usefixtures("composer")
 def test_non_plain_tags_are_rejected(text: str, tag: str) -> None:
     with pytest.raises(ConfigError, match="is not allowed") as ei:
         load_yaml_text(text, "tag.yaml")
@@ -84,6 +102,7 @@ def test_non_plain_tags_are_rejected(text: str, tag: str) -> None:
     assert ei.value.field == "a"
 
 
+@pytest.mark.usefixtures("composer")
 def test_impossible_timestamp_is_a_config_error() -> None:
     # matches YAML's timestamp pattern, but month 13 does not exist (was a ValueError)
     with pytest.raises(ConfigError, match="invalid timestamp '2001-13-45'") as ei:
@@ -93,6 +112,7 @@ def test_impossible_timestamp_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize("text", ["a: &x [*x]\n", "a: &x {b: *x}\n"])
+@pytest.mark.usefixtures("composer")
 def test_recursive_alias_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match="recursive YAML alias"):
         load_yaml_text(text, "r.yaml")
@@ -104,14 +124,13 @@ def test_non_recursive_aliases_are_expanded() -> None:
     assert root.value["use"].field == "use"
 
 
+@pytest.mark.usefixtures("composer")
 def test_deep_nesting_is_a_config_error_not_a_recursion_error() -> None:
     with pytest.raises(ConfigError, match="nested too deeply"):
         load_yaml_text("[" * 600 + "]" * 600, "deep.yaml")
 
 
 def test_repeated_loads_do_not_keep_nodes_alive() -> None:
-    from netcheck import yamlsource
-
     for _ in range(5):
         load_yaml_text("a: [1, 2, 3]\nb: x\n")
     assert yamlsource._CONSTRUCTOR.constructed_objects == {}

@@ -32,11 +32,12 @@ ROLES = (
 # fixture -> (line, column, field, message); line None: the error names only the file
 CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
     "empty.yaml": (None, None, None, "the file is empty; expected a mapping"),
+    # PyYAML and libyaml word this one differently; both name ',' or ']' and the context
     "malformed.yaml": (
         19,
         12,
         None,
-        "malformed YAML: expected ',' or ']', but got ':' (while parsing a flow sequence)",
+        "malformed YAML: *',' or ']'* (while parsing a flow sequence)",
     ),
     "hosts-not-mapping.yaml": (11, 8, "hosts", "expected a mapping, found integer 5"),
     "port-not-integer.yaml": (
@@ -193,7 +194,12 @@ def test_invalid_fixture(fixture: str) -> None:
     assert not isinstance(err, ConfigErrors), str(err)  # exactly one problem in each
     assert err.location == Location(str(path), line, column)
     assert err.field == field
-    assert err.message == message
+    if "*" in message:
+        head, middle, tail = message.split("*")
+        assert err.message.startswith(head) and middle in err.message, err.message
+        assert err.message.endswith(tail), err.message
+    else:
+        assert err.message == message
     # the rendered line a user sees starts with file:line:column
     assert str(err).startswith(str(Location(str(path), line, column)))
 
