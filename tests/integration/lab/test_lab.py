@@ -40,6 +40,39 @@ while time.monotonic() < end:
         pass
 """
 
+# Accepts connections and reads each to EOF, so a sender can time a delivery.
+SINK = """
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(8)
+s.settimeout(0.2)
+print("ready", flush=True)
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    try:
+        c = s.accept()[0]
+    except socket.timeout:
+        continue
+    c.settimeout(10)
+    while c.recv(65536):
+        pass
+    c.close()
+"""
+
+# Sends N bytes and waits for the sink to close: prints the elapsed seconds.
+SEND = """
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+start = time.monotonic()
+c.sendall(b"x" * int(sys.argv[3]))
+c.shutdown(socket.SHUT_WR)
+while c.recv(65536):
+    pass
+print(time.monotonic() - start)
+"""
+
 CONNECT = """
 import errno, socket, sys
 try:
@@ -101,11 +134,11 @@ def listener(lab: Lab) -> Iterator[object]:
     """Start a TCP listener (20 s at most) inside a namespace; stopped after the test."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(host: str, addr: str, port: int) -> None:
+    def start(host: str, addr: str, port: int, script: str = LISTENER) -> None:
         proc = lab_spawn(
             lab,
             host,
-            [sys.executable, "-c", LISTENER, addr, str(port), "20"],
+            [sys.executable, "-c", script, addr, str(port), "20"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -175,6 +208,34 @@ def test_expressroute_switch_moves_both_directions(lab: Lab, lab_state: LabState
         lab_fault(lab, "route_via_expressroute", on=False)
     assert "via 198.18.200.2 dev vpn" in route_get(lab, "azure-gw", "198.18.2.20")
     assert lab_status(lab, lab_state.state_dir).faults_on == ()
+
+
+def mbit_per_s(lab: Lab, src: str, addr: str, port: int, size: int) -> float:
+    proc = lab_exec(
+        lab,
+        src,
+        [sys.executable, "-c", SEND, addr, str(port), str(size)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )
+    return size * 8 / float(proc.stdout) / 1e6
+
+
+def test_the_vpn_caps_throughput_and_expressroute_does_not(
+    lab: Lab, lab_state: LabState, listener: object
+) -> None:
+    listener("mt01", "198.18.2.20", 9443, SINK)  # type: ignore[operator]
+    size = 3_000_000  # 0.24 s at the VPN's 100 Mbit/s
+    vpn = mbit_per_s(lab, "ps-azure", "198.18.2.20", 9443, size)
+    assert 20 < vpn < 115, f"VPN carried {vpn:.0f} Mbit/s, shaped to 100"
+    lab_fault(lab, "route_via_expressroute", on=True)
+    try:
+        er = mbit_per_s(lab, "ps-azure", "198.18.2.20", 9443, size)
+    finally:
+        lab_fault(lab, "route_via_expressroute", on=False)
+    assert er > 2 * vpn, f"ExpressRoute {er:.0f} Mbit/s vs VPN {vpn:.0f} Mbit/s"
 
 
 @pytest.mark.parametrize(
