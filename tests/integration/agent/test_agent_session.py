@@ -257,3 +257,19 @@ def test_any_channel_with_receive_and_send_works(arun: Any, listen: Any) -> None
         assert await task == "bye"
 
     arun(main())
+
+
+def test_responders_that_expire_report_it_unprompted(arun: Any) -> None:
+    async def main() -> None:
+        task, co = start_agent()
+        await co.recv()
+        await co.send(p.RespondersStart("r1", NONCE, (p.ListenSpec("127.0.0.13", 0),), 0.2, 10))
+        assert isinstance(await co.recv(), p.RespondersReady)
+        assert await co.recv() == p.RespondersStopped("r1", 0, 0, "ttl")  # nobody asked
+        await co.send(p.RespondersStop("r1"))  # a late stop gets the same answer
+        assert await co.recv() == p.RespondersStopped("r1", 0, 0, "ttl")
+        await co.send(p.Bye())
+        assert await co.recv() == p.Bye()
+        assert await task == "bye"
+
+    arun(main())
