@@ -127,7 +127,17 @@ def time_netcheck_inprocess(topology: Path) -> tuple[float, int, int]:
 def time_netcheck_command(topology: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "netcheck", "sweep", str(topology), "--format", "json", "-o", os.devnull],
+        [
+            sys.executable,
+            "-m",
+            "netcheck",
+            "sweep",
+            str(topology),
+            "--format",
+            "json",
+            "-o",
+            os.devnull,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -143,7 +153,17 @@ def time_nmap(addresses: list[str], ports: list[int], timing: str) -> tuple[floa
         fh.write("\n".join(addresses))
         target_file = fh.name
     try:
-        cmd = ["nmap", "-sT", "-Pn", "-n", timing, "-p", ",".join(map(str, ports)), "-iL", target_file]
+        cmd = [
+            "nmap",
+            "-sT",
+            "-Pn",
+            "-n",
+            timing,
+            "-p",
+            ",".join(map(str, ports)),
+            "-iL",
+            target_file,
+        ]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd + ["-oG", "-"], capture_output=True, text=True, timeout=300)
         took = time.perf_counter() - t0
@@ -156,7 +176,9 @@ def time_nmap(addresses: list[str], ports: list[int], timing: str) -> tuple[floa
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--vms", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
@@ -187,14 +209,18 @@ def main() -> int:
     cells = len(plan.specs)
     probes = len(addresses) * len(ports)
     sweep_s, cmd_s, nmap_s = (statistics.median(x) for x in (sweeps, commands, nmaps))
-    print(f"plan: {args.vms} VMs, {cells} cells, {len(targets)} listeners; nmap: {probes} probes "
-          f"({nmap_open} open)")
+    print(
+        f"plan: {args.vms} VMs, {cells} cells, {len(targets)} listeners; nmap: {probes} probes "
+        f"({nmap_open} open)"
+    )
     print(f"netcheck sweep (in-process):  {sweep_s:6.3f} s  {cells / sweep_s:9.0f} cells/s")
     print(f"netcheck sweep (command):     {cmd_s:6.3f} s  {cells / cmd_s:9.0f} cells/s")
     print(f"nmap -sT (command, best T4/T5): {nmap_s:6.3f} s  {probes / nmap_s:9.0f} probes/s")
     print(f"ratio netcheck/nmap (sweep):   {(cells / sweep_s) / (probes / nmap_s):.2f}")
     print(f"ratio netcheck/nmap (command): {(cells / cmd_s) / (probes / nmap_s):.2f}")
-    print(f"median of {args.repeat} runs each; 1,000-VM matrix under 5 s: {'yes' if cmd_s < 5 else 'NO'}")
+    print(
+        f"median of {args.repeat} runs each; 1,000-VM matrix under 5 s: {'yes' if cmd_s < 5 else 'NO'}"
+    )
     return 0
 
 

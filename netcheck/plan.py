@@ -129,7 +129,9 @@ class _HostIndex:
             if isinstance(role, Role):
                 for h in self.by_role.get(role, ()):
                     seen.setdefault(h.name, h)
-        return [h for h in self.topo.hosts if h.name in seen] if len(seen) > 1 else list(seen.values())
+        return (
+            [h for h in self.topo.hosts if h.name in seen] if len(seen) > 1 else list(seen.values())
+        )
 
     def sources(self, rule: Rule) -> list[Host]:
         if rule.source_host is not None:

@@ -71,3 +71,4 @@ class AgentInfo:
     capabilities: dict[str, bool] = field(default_factory=dict)
     lost: bool = False
     pid: int | None = None  # the agent's process id on its host
+    timings: dict[str, float] = field(default_factory=dict)  # connect_s, upload_s, ready_s, ...

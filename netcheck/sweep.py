@@ -53,6 +53,7 @@ class SweepResult:
     started_at: float
     finished_at: float
     interrupted: bool = False
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
 
     @property
     def partial(self) -> bool:
@@ -157,8 +158,13 @@ async def run_sweep(
                     raise TransportError(
                         host.name, f"no {host.agent.transport.value} transport configured"
                     )
+                t0 = time.perf_counter()
                 channel = await transport.start(host)
+                t1 = time.perf_counter()
                 client = await AgentClient.connect(host.name, channel)
+                timings = dict(getattr(channel, "timings", {}))
+                timings["start_s"] = t1 - t0
+                timings["ready_s"] = time.perf_counter() - t0
             except TransportError as exc:
                 info = AgentInfo(host.name, host.agent.transport.value, False, exc.reason)
             else:
@@ -173,6 +179,7 @@ async def run_sweep(
                     platform=h.platform,
                     capabilities=dict(h.capabilities),
                     pid=h.pid,
+                    timings=timings,
                 )
         state.agents[host.name] = info
         obs.on_agent(info)
@@ -251,15 +258,29 @@ async def run_sweep(
                         )
                     )
 
+    phases: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        phases[name] = now - mark
+        mark = now
+
     try:
         await asyncio.gather(*(start_agent(h) for h in needed))
+        phase("agents_s")
         await asyncio.gather(*(open_responders(h) for h in topo.hosts if h.name in listeners))
+        phase("responders_s")
         proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
         await asyncio.gather(*(probe_from(src, specs, proven) for src, specs in by_source.items()))
+        phase("probes_s")
     except asyncio.CancelledError:
         interrupted = True
     finally:
+        mark = time.perf_counter()
         await asyncio.shield(_teardown(clients, responder_ids))
+        phase("teardown_s")
 
     for s in plan.specs:
         if s.cell_id not in state.results:
@@ -279,6 +300,7 @@ async def run_sweep(
         started_at=started,
         finished_at=clock(),
         interrupted=interrupted,
+        phases=phases,
     )
     obs.on_finish(result)
     return result

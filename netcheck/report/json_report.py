@@ -96,6 +96,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
         "started_at": _iso(sweep.started_at),
         "finished_at": _iso(sweep.finished_at),
         "partial": sweep.partial,
+        "phases_s": {k: round(v, 4) for k, v in sweep.phases.items()},
         "verdict": "go" if sweep.go else "no-go",
         "settings": {
             "samples": st.samples,
@@ -121,6 +122,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
                 "platform": a.platform,
                 "capabilities": a.capabilities,
                 "pid": a.pid,
+                "timings_s": {k: round(v, 4) for k, v in a.timings.items()},
             }
             for a in sweep.agents
         ],

@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,7 @@ class _HelloGuard:
     def __init__(self, channel: _SshChannel) -> None:
         self._channel = channel
         self._first = True
+        self.timings: dict[str, float] = {}
 
     async def send(self, line: bytes) -> None:
         await self._channel.send(line)
@@ -264,7 +266,7 @@ class SshTransport:
             path,
         )
 
-    async def _upload(self, host: Host, conn: asyncssh.SSHClientConnection) -> str:
+    async def _upload(self, host: Host, conn: asyncssh.SSHClientConnection) -> tuple[str, bool]:
         """Put the zipapp in ~/.netcheck/ unless a file with the same hash is there."""
         local = self._zip()
         remote = f"{REMOTE_DIR}/{local.name}"
@@ -273,7 +275,7 @@ class SshTransport:
                 if await sftp.exists(remote):
                     # the name is the content hash, and uploads land under a temporary
                     # name first: a file with this name is this exact agent
-                    return remote
+                    return remote, False
                 if not await sftp.exists(REMOTE_DIR):
                     with contextlib.suppress(asyncssh.SFTPFailure):  # another upload made it
                         await sftp.mkdir(REMOTE_DIR)
@@ -288,7 +290,7 @@ class SshTransport:
                         raise
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(host.name, f"uploading the agent failed: {exc}") from None
-        return remote
+        return remote, True
 
     def _command(self, host: Host, remote: str) -> str:
         python = host.agent.python
@@ -298,9 +300,12 @@ class SshTransport:
         return f"{py} {remote} --max-seconds {int(self.options.agent_max_seconds)}"
 
     async def start(self, host: Host) -> AgentChannel:
+        t0 = time.perf_counter()
         conn = await self._connect(host)
+        t1 = time.perf_counter()
         try:
-            remote = await self._upload(host, conn)
+            remote, uploaded = await self._upload(host, conn)
+            t2 = time.perf_counter()
             proc = await conn.create_process(self._command(host, remote), encoding=None)
         except TransportError:
             conn.close()
@@ -308,7 +313,14 @@ class SshTransport:
         except (asyncssh.Error, OSError) as exc:
             conn.close()
             raise TransportError(host.name, f"could not run the agent: {exc}") from None
-        return _HelloGuard(_SshChannel(host.name, conn, proc))
+        guard = _HelloGuard(_SshChannel(host.name, conn, proc))
+        guard.timings = {
+            "connect_s": t1 - t0,
+            "upload_s": t2 - t1,
+            "uploaded": 1.0 if uploaded else 0.0,
+            "spawn_s": time.perf_counter() - t2,
+        }
+        return guard
 
 
 def parse_identities(paths: Sequence[str]) -> tuple[Path, ...]:

@@ -154,7 +154,9 @@ def test_ctrl_c_prints_a_partial_report_and_exits_130() -> None:
 
 def test_bad_topology_is_exit_2_with_position_and_no_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nname: x\nsites:\n  a: {networks: {lan: 198.18.0.0/33}}\nhosts: {}\n")
+    bad.write_text(
+        "version: 1\nname: x\nsites:\n  a: {networks: {lan: 198.18.0.0/33}}\nhosts: {}\n"
+    )
     proc = netcheck("sweep", str(bad))
     assert proc.returncode == 2
     assert f"{bad}:4:" in proc.stderr
