@@ -621,6 +621,7 @@ SHIPPED_TOPOLOGIES = {
     "topologies/local-demo-faults.yaml",
     "topologies/asr-failback-vpn.yaml",
     "topologies/asr-failback-expressroute.yaml",
+    "topologies/lab/failback-topology.yaml",  # the netcheck topology of the namespace lab
 }
 LAB_DESCRIPTIONS = {"topologies/lab/failback-lab.yaml"}
 
