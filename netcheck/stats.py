@@ -205,6 +205,8 @@ def judge(
     if not spec.expect_reachable:
         if verdict.blocked:
             return CellVerdict(verdict, True, "blocked, as the rule requires", stats)
+        if verdict is Verdict.ERROR:  # the probe failed: not shown blocked, nor reachable
+            return CellVerdict(verdict, False, _explain(verdict, witness, spec, timeout_ms), stats)
         return CellVerdict(
             verdict,
             False,

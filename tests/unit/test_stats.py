@@ -256,6 +256,12 @@ def test_judge_blocked_expectation_fails_when_reachable(samples: list[Sample]) -
     assert v.reason == "mt01:9443 is reachable from ps-azure but must not be"
 
 
+def test_judge_blocked_expectation_with_a_probe_error() -> None:
+    # a failed probe shows neither: the cell fails, but it must not claim "reachable"
+    v = judge(measured([Sample(ERROR, detail="EMFILE")], expect_reachable=False))
+    assert (v.verdict, v.passed, v.reason) == (Verdict.ERROR, False, "probe error (EMFILE)")
+
+
 def test_judge_path_max_loss() -> None:
     result = measured([*opened(1), Sample(TIMEOUT)])  # 50% loss
     v = judge(result, PathExpect(max_loss_pct=34))
