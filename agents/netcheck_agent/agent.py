@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Coroutine, Dict, Optional
 
 from . import __version__
 from .capabilities import Capabilities, detect
@@ -234,8 +234,8 @@ class Agent:
                 Error(_ref(msg), ERROR_BAD_MESSAGE, f"{msg.TYPE!r} is not a coordinator message")
             )
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

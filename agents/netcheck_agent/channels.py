@@ -23,14 +23,9 @@ import os
 import queue
 import sys
 import threading
-from typing import BinaryIO, Deque, Optional, Tuple
+from typing import BinaryIO, Deque, Optional, Protocol, Tuple
 
 from .protocol import MAX_LINE_BYTES
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment,misc]
 
 
 class Channel(Protocol):
@@ -165,7 +160,7 @@ class StdioChannel:
             return os.read(fd, 65536)
         return (
             self._stdin.read1(65536) if hasattr(self._stdin, "read1") else self._stdin.read(65536)
-        )  # type: ignore[attr-defined]
+        )
 
     def _read_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         # Raw os.read on the descriptor, not the buffered stdin object: a

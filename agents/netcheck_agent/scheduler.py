@@ -40,7 +40,7 @@ class _Cell:
 
 
 def _unsupported(kind: str) -> ProbeFunc:
-    async def probe(req: ProbeRequest, ops: SocketOps) -> Sample:
+    async def probe(req: ProbeRequest, ops: Optional[SocketOps]) -> Sample:
         return Sample(
             "error", detail=f"probe kind {kind!r} is not supported by this agent", t=time.time()
         )
@@ -51,7 +51,7 @@ def _unsupported(kind: str) -> ProbeFunc:
 async def _attempt(cell: _Cell, ops: Optional[SocketOps]) -> Sample:
     """Run one attempt; a probe that raises is a bug, reported as data."""
     try:
-        return await cell.probe(cell.req, ops)  # type: ignore[arg-type]
+        return await cell.probe(cell.req, ops)
     except Exception as exc:
         return Sample("error", detail=f"internal: {type(exc).__name__}: {exc}", t=time.time())
 

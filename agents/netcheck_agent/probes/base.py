@@ -13,26 +13,25 @@ import asyncio
 import errno
 import os
 import socket
-from typing import Any, Awaitable, Callable, Optional, Tuple
+from typing import Any, Awaitable, Callable, Optional, Protocol, Tuple
 
 from ..protocol import ProbeRequest, Sample
 
-try:  # Python 3.8+: typing.Protocol
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore[assignment,misc]
+# Inside SocketOps the method named ``socket`` shadows the module, so the
+# class body spells the socket type through this alias.
+Socket = socket.socket
 
 
 class SocketOps(Protocol):
     """The network calls a probe makes; the default is the running event loop's."""
 
-    def socket(self, family: int, type: int) -> socket.socket: ...
+    def socket(self, family: int, type: int) -> Socket: ...
 
-    async def connect(self, sock: socket.socket, address: Tuple[Any, ...]) -> None: ...
+    async def connect(self, sock: Socket, address: Tuple[Any, ...]) -> None: ...
 
-    async def sendall(self, sock: socket.socket, data: bytes) -> None: ...
+    async def sendall(self, sock: Socket, data: bytes) -> None: ...
 
-    async def recv(self, sock: socket.socket, nbytes: int) -> bytes: ...
+    async def recv(self, sock: Socket, nbytes: int) -> bytes: ...
 
 
 _CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, 10035})
@@ -46,12 +45,12 @@ def _set_done(fut: asyncio.Future[None]) -> None:
 class LoopSocketOps:
     """Real non-blocking sockets driven by the running asyncio loop."""
 
-    def socket(self, family: int, type: int) -> socket.socket:
+    def socket(self, family: int, type: int) -> Socket:
         sock = socket.socket(family, type)
         sock.setblocking(False)
         return sock
 
-    async def connect(self, sock: socket.socket, address: Tuple[Any, ...]) -> None:
+    async def connect(self, sock: Socket, address: Tuple[Any, ...]) -> None:
         loop = asyncio.get_running_loop()
         if not isinstance(loop, asyncio.SelectorEventLoop):
             # Proactor (Windows) and others: the loop's own implementation.
@@ -73,14 +72,14 @@ class LoopSocketOps:
         if err:
             raise OSError(err, os.strerror(err))
 
-    async def sendall(self, sock: socket.socket, data: bytes) -> None:
+    async def sendall(self, sock: Socket, data: bytes) -> None:
         await asyncio.get_running_loop().sock_sendall(sock, data)
 
-    async def recv(self, sock: socket.socket, nbytes: int) -> bytes:
+    async def recv(self, sock: Socket, nbytes: int) -> bytes:
         return await asyncio.get_running_loop().sock_recv(sock, nbytes)
 
 
-ProbeFunc = Callable[[ProbeRequest, SocketOps], Awaitable[Sample]]
+ProbeFunc = Callable[[ProbeRequest, Optional[SocketOps]], Awaitable[Sample]]
 
 
 class Deadline:
