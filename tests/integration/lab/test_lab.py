@@ -243,7 +243,7 @@ def test_the_vpn_caps_throughput_and_expressroute_does_not(
     [
         ("vpn_drops_replication", "ps-azure", "mt01", "198.18.2.20", 9443, "timeout"),
         ("cs_https_reset", "vm-app01", "cs01", "198.18.3.10", 443, "ECONNREFUSED"),
-        ("vcenter_prohibited", "vm-app02", "vcenter", "198.18.2.30", 443, "EHOSTUNREACH"),
+        ("ps_cs_prohibited", "ps-azure", "cs01", "198.18.3.10", 443, "EHOSTUNREACH"),
     ],
 )
 def test_fault_gives_its_behaviour(

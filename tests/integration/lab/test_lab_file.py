@@ -58,7 +58,7 @@ def test_the_shipped_failback_lab_is_the_asr_site() -> None:
         "route_via_expressroute": "reroute",
         "vpn_drops_replication": "drop",
         "cs_https_reset": "reject_tcp_reset",
-        "vcenter_prohibited": "reject_admin_prohibited",
+        "ps_cs_prohibited": "reject_admin_prohibited",
     }
     assert all(len(lab.netns(ns.name)) <= 15 for ns in lab.namespaces)
 
@@ -153,7 +153,7 @@ def test_nft_rules_for_each_action() -> None:
         "tcp dport { 9443 } counter drop",
         "cs_https_reset": "ip saddr 198.19.1.0/24 ip daddr 198.18.3.10/32 "
         "tcp dport { 443 } counter reject with tcp reset",
-        "vcenter_prohibited": "ip saddr 198.19.1.0/24 ip daddr 198.18.2.30/32 "
+        "ps_cs_prohibited": "ip saddr 198.19.1.4/32 ip daddr 198.18.3.10/32 "
         "tcp dport { 443 } counter reject with icmpx type admin-prohibited",
     }
     off = nft_ruleset(lab.fault("cs_https_reset"), "forward", on=False)
