@@ -41,6 +41,7 @@ class Node:
     value: Any
     location: Location
     field: str
+    key_location: Location | None = None  # where a mapping entry's key is written
 
     # --- errors -----------------------------------------------------------
     def fail(self, message: str) -> NoReturn:
@@ -81,7 +82,7 @@ class Node:
                     hint = ", ".join(sorted(allowed))
                     raise ConfigError(
                         f"unknown key {key!r}; expected one of: {hint}",
-                        location=child.location,
+                        location=child.key_location or child.location,
                         field=child.field,
                     )
         return dict(self.value)
@@ -139,8 +140,36 @@ def _location(file: str, mark: Any) -> Location:
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def _convert(node: yaml.Node, file: str, field: str, active: frozenset[int] = frozenset()) -> Node:
+# A topology of thousands of hosts has some 10^5 nodes; aliases can multiply a tiny
+# file into billions ("billion laughs"), so expansion has a budget.
+MAX_NODES = 500_000
+
+
+class _Budget:
+    def __init__(self, file: str) -> None:
+        self.left = MAX_NODES
+        self.file = file
+
+    def spend(self, loc: Location) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ConfigError(
+                f"the document expands to more than {MAX_NODES:,} values (YAML aliases?)",
+                location=loc,
+            )
+
+
+def _convert(
+    node: yaml.Node,
+    file: str,
+    field: str,
+    active: frozenset[int] = frozenset(),
+    budget: _Budget | None = None,
+    key_loc: Location | None = None,
+) -> Node:
     loc = _location(file, node.start_mark)
+    budget = budget or _Budget(file)
+    budget.spend(loc)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         if id(node) in active:  # `&a [*a]`: an alias inside its own anchor
             raise ConfigError("recursive YAML alias", location=loc, field=field or None)
@@ -161,11 +190,20 @@ def _convert(node: yaml.Node, file: str, field: str, active: frozenset[int] = fr
                     location=_location(file, key_node.start_mark),
                     field=child_field,
                 )
-            out[key] = _convert(value_node, file, child_field, active)
-        return Node(out, loc, field)
+            out[key] = _convert(
+                value_node,
+                file,
+                child_field,
+                active,
+                budget,
+                _location(file, key_node.start_mark),
+            )
+        return Node(out, loc, field, key_loc)
     if isinstance(node, yaml.SequenceNode):
-        items = [_convert(v, file, f"{field}[{i}]", active) for i, v in enumerate(node.value)]
-        return Node(items, loc, field)
+        items = [
+            _convert(v, file, f"{field}[{i}]", active, budget) for i, v in enumerate(node.value)
+        ]
+        return Node(items, loc, field, key_loc)
     if node.tag not in _SCALAR_TAGS:
         raise ConfigError(
             f"YAML tag {node.tag!r} is not allowed", location=loc, field=field or None
@@ -181,7 +219,7 @@ def _convert(node: yaml.Node, file: str, field: str, active: frozenset[int] = fr
     if not isinstance(value, (str, int, float, bool, type(None))):
         # timestamps and the like: keep the text the user wrote
         value = str(node.value)
-    return Node(value, loc, field)
+    return Node(value, loc, field, key_loc)
 
 
 def load_yaml_text(text: str, file: str = "<string>") -> Node:

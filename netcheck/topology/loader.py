@@ -219,6 +219,13 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
 _HOST_KEYS = frozenset({"site", "roles", "nics", "address", "agent", "groups", "os"})
 
 
+def _address_nodes(host: dict[str, Node]) -> list[Node]:
+    """The YAML node of each NIC's address, in NIC order (for error positions)."""
+    if "nics" not in host:
+        return [host["address"]]
+    return [n.as_mapping()["address"] for n in host["nics"].as_mapping().values()]
+
+
 def _parse_host(
     name: str, node: Node, sites: dict[str, Site], agent_defaults: dict[str, Node]
 ) -> Host:
@@ -258,16 +265,13 @@ def _parse_host(
             m["nics"].fail("a host needs at least one NIC")
     else:
         node.fail("a host needs 'address' or 'nics'")
-    nic_nodes = m["nics"].as_mapping() if "nics" in m else {"nic0": m["address"]}
-    for nic, nic_node in zip(nics, nic_nodes.values(), strict=True):
+    seen: dict[IPAddress, str] = {}
+    for nic, where in zip(nics, _address_nodes(m), strict=True):
         if site.network_of(nic.address) is None:
             nets = ", ".join(f"{n} {c}" for n, c in site.networks)
-            where = nic_node.as_mapping()["address"] if nic_node.kind == "mapping" else nic_node
-            where.fail(f"{nic.address} is outside site {site_name!r}'s networks ({nets})")
-    seen: dict[IPAddress, str] = {}
-    for nic in nics:
+            where.fail(f"{nic.address} is outside the networks of site {site_name!r} ({nets})")
         if nic.address in seen:
-            node.fail(f"NICs {seen[nic.address]!r} and {nic.name!r} share address {nic.address}")
+            where.fail(f"NICs {seen[nic.address]!r} and {nic.name!r} share address {nic.address}")
         seen[nic.address] = nic.name
     groups = tuple(g.as_str() for g in m["groups"].as_str_or_list()) if "groups" in m else ()
     os_name = None
@@ -410,16 +414,16 @@ def parse_topology(root: Node) -> Topology:
         )
         if host is None:
             continue
-        for nic in host.nics:
+        for nic, where in zip(host.nics, _address_nodes(host_node.as_mapping()), strict=True):
             if nic.address in owner:
                 other = owner[nic.address]
                 errors.add(
-                    host_node.error(
+                    where.error(
                         f"address {nic.address} of {host.name}/{nic.name} is already used by "
                         f"{other[0]} (line {other[1].location.line})"
                     )
                 )
-            owner[nic.address] = (f"{host.name}/{nic.name}", host_node)
+            owner[nic.address] = (f"{host.name}/{nic.name}", where)
         hosts.append(host)
     if not hosts and not errors.errors:
         top["hosts"].fail("a topology needs at least one host")

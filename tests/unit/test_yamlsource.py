@@ -224,7 +224,7 @@ def test_as_mapping_rejects_unknown_keys_at_the_child() -> None:
         node.as_mapping({"good", "bad"})
     assert ei.value.message == "unknown key 'bda'; expected one of: bad, good"
     assert ei.value.field == "m.bda"
-    assert ei.value.location == Location("u.yaml", 3, 8)
+    assert ei.value.location == Location("u.yaml", 3, 3)  # the key, not its value
 
 
 def test_as_str_or_list() -> None:

@@ -48,26 +48,26 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
     ),
     "unknown-top-key.yaml": (
         20,
-        9,
+        1,
         "colour",
         "unknown key 'colour'; expected one of: defaults, demo, disable_rules, hosts, name, "
         "paths, ports, rules, sites, sweep, version",
     ),
     "unknown-host-key.yaml": (
         15,
-        13,
+        5,
         "hosts.cs01.adress",
         "unknown key 'adress'; expected one of: address, agent, groups, nics, os, roles, site",
     ),
     "unknown-nic-key.yaml": (
         16,
-        44,
+        38,
         "hosts.cs01.nics.source.mask",
         "unknown key 'mask'; expected one of: address, faces",
     ),
     "unknown-agent-key.yaml": (
         20,
-        39,
+        29,
         "hosts.ps-azure.agent.username",
         "unknown key 'username'; expected one of: address, port, python, responders, "
         "transport, user",
@@ -94,7 +94,7 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         19,
         14,
         "hosts.ps-azure.address",
-        "198.18.2.4 is outside site 'azure''s networks (vnet 198.19.1.0/24)",
+        "198.18.2.4 is outside the networks of site 'azure' (vnet 198.19.1.0/24)",
     ),
     "unknown-role.yaml": (
         18,
@@ -116,16 +116,16 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
     ),
     "duplicate-host.yaml": (20, 3, "hosts.cs01", "duplicate key 'cs01' (first given at line 13)"),
     "duplicate-nic-address.yaml": (
-        13,
-        5,
-        "hosts.cs01",
+        17,
+        27,
+        "hosts.cs01.nics.failback.address",
         "NICs 'source' and 'failback' share address 198.18.2.10",
     ),
     "duplicate-address-across-hosts.yaml": (
-        21,
-        5,
-        "hosts.mt01",
-        "address 198.18.2.10 of mt01/nic0 is already used by cs01/nic0 (line 13)",
+        23,
+        14,
+        "hosts.mt01.address",
+        "address 198.18.2.10 of mt01/nic0 is already used by cs01/nic0 (line 15)",
     ),
     "port-out-of-range.yaml": (
         5,
@@ -219,7 +219,7 @@ def test_several_independent_errors_are_reported_together() -> None:
         (
             Location(f, 19, 14),
             "hosts.ps-azure.address",
-            "198.18.2.4 is outside site 'azure''s networks (vnet 198.19.1.0/24)",
+            "198.18.2.4 is outside the networks of site 'azure' (vnet 198.19.1.0/24)",
         ),
         (Location(f, 24, 35), "hosts.mt01.agent.port", "0 is out of range; expected 1..65535"),
     ]
@@ -342,7 +342,7 @@ def test_nic_address_outside_site_points_at_the_nic_address() -> None:
     )
     assert err.field == "hosts.cs01.nics.failback.address"
     assert err.location == Location("t.yaml", 12, 27)
-    assert err.message.startswith("127.0.9.10 is outside site 'onprem'")
+    assert err.message.startswith("127.0.9.10 is outside the networks of site 'onprem'")
 
 
 def test_unknown_os() -> None:
@@ -363,7 +363,7 @@ def test_bad_host_name() -> None:
 
 def test_unknown_key_in_defaults_agent() -> None:
     err = _err(HEAD + "defaults:\n  agent: {transport: local, sudo: true}\nhosts:\n" + CS)
-    assert (err.field, err.location) == ("defaults.agent.sudo", Location("t.yaml", 7, 35))
+    assert (err.field, err.location) == ("defaults.agent.sudo", Location("t.yaml", 7, 29))
 
 
 def test_unknown_transport_as_a_plain_string() -> None:
