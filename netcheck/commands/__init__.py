@@ -1,0 +1,17 @@
+"""One module per `netcheck` subcommand.
+
+Each module has `register(subparsers)`, which adds its parser and sets
+`handler=run` on it; `run(args, out) -> exit code`. Adding a command is one
+module and one line in `COMMANDS`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from netcheck.commands import agent, catalog, lab, plan, sweep, validate
+
+__all__ = ["COMMANDS"]
+
+# in the order `netcheck --help` lists them
+COMMANDS: tuple[ModuleType, ...] = (sweep, plan, validate, catalog, agent, lab)

@@ -1,0 +1,162 @@
+"""What several commands share: exit codes, argument types, option groups, plan loading."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Awaitable
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+from netcheck.errors import OutputError, UsageError
+from netcheck.plan import Plan, build_plan
+from netcheck.topology import load_topology
+from netcheck.transports.base import Transport
+
+__all__ = [
+    "EXIT_CODES_TEXT",
+    "EXIT_GO",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_GO",
+    "EXIT_USAGE",
+    "add_ssh_options",
+    "add_sweep_settings",
+    "make_transports",
+    "open_output",
+    "plan_from_args",
+    "positive_int",
+    "run_interruptible",
+]
+
+EXIT_GO = 0
+EXIT_NO_GO = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_CODES_TEXT = (
+    "exit codes: 0 go, 1 no-go, 2 usage or topology error, 130 interrupted (partial report)"
+)
+
+T = TypeVar("T")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def add_sweep_settings(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("probing (override the topology's sweep: section)")
+    g.add_argument("--samples", type=positive_int, help="attempts per cell (default 3)")
+    g.add_argument("--timeout-ms", type=positive_int, help="timeout per attempt (default 1500)")
+    g.add_argument(
+        "--interval-ms", type=int, help="spacing between a cell's attempts (default 200)"
+    )
+    g.add_argument(
+        "--concurrency", type=positive_int, help="attempts in flight per agent (default 256)"
+    )
+    g.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="probe only this rule (repeatable); see `netcheck catalog` for the ids",
+    )
+
+
+def add_ssh_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("SSH transport (hosts with agent.transport: ssh)")
+    g.add_argument(
+        "--known-hosts",
+        type=Path,
+        default=None,
+        help="known_hosts file to verify host keys against (default ~/.ssh/known_hosts; "
+        "env NETCHECK_KNOWN_HOSTS)",
+    )
+    g.add_argument(
+        "-i",
+        "--identity",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="private key file (repeatable); default: the SSH agent and ~/.ssh/id_*",
+    )
+    g.add_argument(
+        "--trust-new-host-keys",
+        action="store_true",
+        help="first contact: accept and record host keys not yet in known_hosts "
+        "(a CHANGED key is always refused)",
+    )
+    g.add_argument(
+        "--ssh-timeout", type=float, default=10.0, help="seconds to connect and log in (default 10)"
+    )
+
+
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    topo = load_topology(args.topology)
+    settings = topo.sweep
+    overrides = {
+        "samples": args.samples,
+        "timeout_ms": args.timeout_ms,
+        "interval_ms": args.interval_ms,
+        "concurrency": args.concurrency,
+    }
+    try:
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return build_plan(topo, settings=settings, only_rules=args.rule)
+
+
+def make_transports(args: argparse.Namespace) -> dict[str, Transport]:
+    """The transports a sweep may need, configured from the SSH options (argument > env)."""
+    from netcheck.transports.local import LocalTransport  # the agent runtime, only when needed
+    from netcheck.transports.ssh import SshOptions, SshTransport, parse_identities
+
+    env_known = os.environ.get("NETCHECK_KNOWN_HOSTS")
+    known = args.known_hosts or (Path(env_known) if env_known else None)
+    ssh = SshTransport(
+        SshOptions(
+            known_hosts=known,
+            identities=parse_identities(args.identity),
+            trust_new_host_keys=args.trust_new_host_keys,
+            connect_timeout=args.ssh_timeout,
+        )
+    )
+    return {"local": LocalTransport(), "ssh": ssh}
+
+
+async def run_interruptible(work: Awaitable[T]) -> T:
+    """Run `work` as a task that Ctrl-C / SIGTERM cancel (not the caller).
+
+    The work turns the cancel into a partial result, which the command still reports.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await task
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+def open_output(path: Path | None) -> TextIO | None:
+    """Open the report file before the work, so a bad path fails fast and loses nothing."""
+    if path is None:
+        return None
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to {path}: {exc.strerror or exc}") from None

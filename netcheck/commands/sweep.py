@@ -1,0 +1,94 @@
+"""`netcheck sweep FILE`: run the connectivity sweep and report the matrix."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from netcheck.commands.common import (
+    EXIT_CODES_TEXT,
+    EXIT_GO,
+    EXIT_INTERRUPTED,
+    EXIT_NO_GO,
+    add_ssh_options,
+    add_sweep_settings,
+    make_transports,
+    open_output,
+    plan_from_args,
+    positive_int,
+    run_interruptible,
+)
+from netcheck.demo import SilentPorts
+from netcheck.errors import OutputError
+from netcheck.plan import Plan
+from netcheck.progress import TerminalProgress
+from netcheck.report import render_json, render_table
+from netcheck.sweep import SweepResult, run_sweep
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="run the connectivity sweep and print the matrix report",
+        description="Start an agent per source host, open responders on destination ports, "
+        "probe every cell of the plan, and report the matrix with a GO / NO-GO verdict. "
+        "Ctrl-C stops early and still prints what was measured, marked PARTIAL.",
+        epilog=EXIT_CODES_TEXT,
+    )
+    p.add_argument("topology", type=Path)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "-o", "--output", type=Path, help="write the report to this file instead of stdout"
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no live progress line on the terminal"
+    )
+    p.add_argument(
+        "--host-concurrency",
+        type=positive_int,
+        default=16,
+        help="agents started at once (default 16)",
+    )
+    add_sweep_settings(p)
+    add_ssh_options(p)
+    p.set_defaults(handler=run)
+
+
+async def _sweep(plan: Plan, args: argparse.Namespace) -> SweepResult:
+    observer = TerminalProgress() if not args.no_progress else None
+    work = run_sweep(
+        plan, make_transports(args), observer=observer, host_concurrency=args.host_concurrency
+    )
+    return await run_interruptible(work)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    plan = plan_from_args(args)
+    target = open_output(args.output)
+    try:
+        with SilentPorts(list(plan.topology.demo_silent_ports)):
+            result = asyncio.run(_sweep(plan, args))
+    except OSError as exc:
+        if target:
+            target.close()
+        raise OutputError(f"could not open the demo's silent ports: {exc}") from None
+    text = render_json(result) if args.format == "json" else render_table(result)
+    if target is not None:
+        try:
+            with target:
+                target.write(text)
+        except OSError as exc:
+            out.write(text)  # nothing measured is lost: the report goes to stdout instead
+            raise OutputError(
+                f"could not write {args.output} ({exc}); the report is above"
+            ) from None
+        verdict = "GO" if result.go else "NO-GO"
+        sys.stderr.write(f"{verdict}: report written to {args.output}\n")
+    else:
+        out.write(text)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_GO if result.go else EXIT_NO_GO
