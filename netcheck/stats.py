@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -152,14 +153,17 @@ def classify(samples: Sequence[Sample]) -> tuple[Verdict, Sample | None]:
     return _VERDICT_OF[best], witness
 
 
+def _why(sample: Sample) -> str:
+    """The symbolic errno (EHOSTUNREACH) rather than its number, else the agent's detail."""
+    if sample.errno is not None and sample.errno in errno.errorcode:
+        return errno.errorcode[sample.errno]
+    return sample.detail or str(sample.errno)
+
+
 def _explain(verdict: Verdict, witness: Sample | None, spec: ProbeSpec, timeout_ms: int) -> str:
     where = f"{spec.dest_host} {spec.dest_address}:{spec.port}"
     via = f" across {spec.path}" if spec.path else ""
-    detail = (
-        f" ({witness.errno or witness.detail})"
-        if witness and (witness.errno or witness.detail)
-        else ""
-    )
+    detail = f" ({_why(witness)})" if witness and (witness.errno or witness.detail) else ""
     if verdict is Verdict.REFUSED:
         return (
             f"connection refused by {where}: a TCP reset came back — nothing listens on the port, "

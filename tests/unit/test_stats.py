@@ -234,7 +234,7 @@ def test_judge_filtered_names_timeout_and_path() -> None:
 def test_judge_unreachable_and_handshake_only_carry_the_detail() -> None:
     v = judge(measured([Sample(UNREACH, errno=113)]))
     assert (v.verdict, v.passed) == (Verdict.UNREACHABLE, False)
-    assert v.reason.startswith("mt01 198.18.2.20:9443 unreachable (113): ")
+    assert v.reason.startswith("mt01 198.18.2.20:9443 unreachable (EHOSTUNREACH): ")
     hs = judge(measured([Sample(HS, detail="bad challenge answer")]))
     assert (hs.verdict, hs.passed) == (Verdict.HANDSHAKE_ONLY, False)
     assert "(bad challenge answer)" in hs.reason and "middlebox" in hs.reason
