@@ -8,7 +8,11 @@ is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class NetcheckError(Exception):
@@ -69,6 +73,32 @@ class ConfigErrors(ConfigError):
         return "\n".join(str(e) for e in self.errors)
 
 
+class ErrorCollector:
+    """Runs independent validations and gathers their ConfigErrors, so a user fixes a
+    file in one round instead of one error per run."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def run(self, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except ConfigErrors as many:
+            self.errors.extend(many.errors)
+        except ConfigError as exc:
+            self.errors.append(exc)
+        return None
+
+    def add(self, exc: ConfigError) -> None:
+        self.errors.append(exc)
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+
 class TransportError(NetcheckError):
     """An agent could not be started or reached on a host."""
 
@@ -96,3 +126,7 @@ class OutputError(NetcheckError):
 
 class LabError(NetcheckError):
     """The namespace lab could not be built or torn down."""
+
+
+class StoreError(NetcheckError):
+    """The sweep database can't be opened, read or written (corrupt, newer schema, unknown id)."""

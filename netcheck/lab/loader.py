@@ -11,13 +11,13 @@ takes; `load_lab(path, params={...})` overrides them (e.g. the VPN rate).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import TypeVar, cast
 
-from netcheck.errors import ConfigError, ConfigErrors, Location
+from netcheck.errors import ConfigError, ErrorCollector, Location
 from netcheck.lab.model import (
     DEFAULT_ROUTE,
     DEV_RE,
@@ -67,28 +67,6 @@ _RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)$", re.IGNORECASE
 _RATE_UNIT = {"bit": 1, "kbit": 10**3, "mbit": 10**6, "gbit": 10**9}
 
 
-class _Errors:
-    """Runs independent validations and gathers their ConfigErrors."""
-
-    def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-
-    def run(self, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except ConfigErrors as many:
-            self.errors.extend(many.errors)
-        except ConfigError as exc:
-            self.errors.append(exc)
-        return None
-
-    def raise_if_any(self) -> None:
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise ConfigErrors(self.errors)
-
-
 def load_lab(path: str | Path, params: Mapping[str, ParamValue] | None = None) -> Lab:
     """Read and validate a lab file; `params` override its `params:` defaults."""
     return parse_lab(load_yaml_file(path), params)
@@ -114,7 +92,7 @@ def parse_lab(root: Node, params: Mapping[str, ParamValue] | None = None) -> Lab
     root = _substitute(root, values)
     top = root.as_mapping()
 
-    errors = _Errors()
+    errors = ErrorCollector()
     namespaces: list[Namespace] = []
     ns_nodes = _required(root, top, "namespaces")
     for ns_name, node in ns_nodes.items():
@@ -415,7 +393,7 @@ def _cross_check(
     namespaces: list[Namespace],
     links: list[Link],
     faults: list[Fault],
-    errors: _Errors,
+    errors: ErrorCollector,
 ) -> None:
     top = root.as_mapping()
     ns_nodes = top["namespaces"].as_mapping()

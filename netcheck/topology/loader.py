@@ -8,11 +8,17 @@ collected, so a user fixes a file in one round, not ten.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import TypeVar
 
-from netcheck.errors import ConfigError, ConfigErrors
+from netcheck.errors import ErrorCollector
+from netcheck.topology.inventory import (
+    FailbackSettings,
+    HostInventory,
+    parse_failback,
+    parse_inventory,
+    reference_errors,
+)
 from netcheck.topology.model import (
     AgentSpec,
     Host,
@@ -49,34 +55,10 @@ _TOP_KEYS = frozenset(
         "defaults",
         "sweep",
         "demo",
+        "failback",
     }
 )
 _ROLE_NAMES = {r.value: r for r in Role}
-
-
-class _Collector:
-    """Runs independent validations and gathers their errors."""
-
-    def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-
-    def run(self, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except ConfigErrors as many:
-            self.errors.extend(many.errors)
-        except ConfigError as exc:
-            self.errors.append(exc)
-        return None
-
-    def add(self, exc: ConfigError) -> None:
-        self.errors.append(exc)
-
-    def raise_if_any(self) -> None:
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise ConfigErrors(self.errors)
 
 
 def _address(node: Node) -> IPAddress:
@@ -216,7 +198,7 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
     )
 
 
-_HOST_KEYS = frozenset({"site", "roles", "nics", "address", "agent", "groups", "os"})
+_HOST_KEYS = frozenset({"site", "roles", "nics", "address", "agent", "groups", "os", "inventory"})
 
 
 def _address_nodes(host: dict[str, Node]) -> list[Node]:
@@ -279,6 +261,9 @@ def _parse_host(
         os_name = m["os"].as_str().lower()
         if os_name not in ("windows", "linux"):
             m["os"].fail(f"unknown os {os_name!r}; expected windows or linux")
+    inventory = HostInventory()
+    if "inventory" in m:  # netcheck.topology.inventory: keys depend on the roles
+        inventory = parse_inventory(m["inventory"], tuple(r.value for r in roles))
     return Host(
         name=name,
         site=site_name,
@@ -287,6 +272,7 @@ def _parse_host(
         agent=_parse_agent(m.get("agent"), agent_defaults),
         groups=groups,
         os=os_name,
+        inventory=inventory,
     )
 
 
@@ -381,7 +367,7 @@ def parse_topology(root: Node) -> Topology:
         top["version"].fail(
             f"unsupported topology version {version}; this netcheck reads version 1"
         )
-    errors = _Collector()
+    errors = ErrorCollector()
     name = errors.run(lambda: _name(top["name"], "topology")) or "?"
     ports = errors.run(lambda: _parse_ports(top["ports"])) if "ports" in top else PortOverrides()
 
@@ -444,6 +430,19 @@ def parse_topology(root: Node) -> Topology:
     )
     sweep = errors.run(lambda: _parse_sweep(top["sweep"])) if "sweep" in top else None
     silent = errors.run(lambda: _parse_demo(top["demo"], hosts)) if "demo" in top else None
+    failback = errors.run(lambda: parse_failback(top["failback"])) if "failback" in top else None
+    errors.raise_if_any()
+    for exc in reference_errors(  # names the inventory refers to, now that every host is known
+        {
+            h.name: top["hosts"].as_mapping()[h.name].as_mapping()["inventory"]
+            for h in hosts
+            if h.inventory.declared
+        },
+        top.get("failback"),
+        {h.name: tuple(r.value for r in h.roles) for h in hosts},
+        {h.name: h.groups for h in hosts},
+    ):
+        errors.add(exc)
     errors.raise_if_any()
     topo = Topology(
         version=version,
@@ -457,6 +456,7 @@ def parse_topology(root: Node) -> Topology:
         disabled_rules=disabled,
         sweep=sweep or SweepSettings(),
         demo_silent_ports=silent or (),
+        failback=failback or FailbackSettings(),
     )
     return topo
 
