@@ -123,7 +123,7 @@ class AgentClient:
             if q is not None:
                 q.put_nowait(msg)
             return
-        if isinstance(msg, (p.RespondersReady, p.RespondersStopped)):
+        if isinstance(msg, (p.RespondersReady, p.RespondersStopped, p.Facts)):
             fut = self._waiters.pop((msg.TYPE, msg.id), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -194,6 +194,21 @@ class AgentClient:
         except AgentLost:
             return None
         assert isinstance(reply, p.RespondersStopped)
+        return reply
+
+    # --- host facts (failback readiness) -------------------------------------
+
+    async def facts(self, retention_path: str | None, timeout: float = 40.0) -> p.Facts:
+        """The host's OS, retention volume and VMware Tools facts (read-only on the host).
+
+        Raises AgentLost (gone / no answer in time) or ProtocolError (the agent refused,
+        e.g. an agent too old to know the request).
+        """
+        fid = self._next_id("f")
+        reply = await self._request(
+            p.FactsRequest(id=fid, retention_path=retention_path), p.Facts.TYPE, fid, timeout
+        )
+        assert isinstance(reply, p.Facts)
         return reply
 
     # --- probes -------------------------------------------------------------

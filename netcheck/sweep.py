@@ -22,9 +22,11 @@ from netcheck_agent import protocol as p
 from netcheck.agentclient import AgentClient
 from netcheck.errors import AgentLost, TransportError
 from netcheck.plan import Plan, ProbeSpec
+from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
+from netcheck.readiness.live import read_facts
 from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
 from netcheck.stats import CellVerdict, judge
-from netcheck.topology.model import Host
+from netcheck.topology.model import Host, Role
 from netcheck.transports.base import Transport
 
 __all__ = ["ResponderInfo", "SweepObserver", "SweepResult", "run_sweep"]
@@ -54,6 +56,7 @@ class SweepResult:
     finished_at: float
     interrupted: bool = False
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
+    readiness: ReadinessResult | None = None  # failback prerequisites, when checked
 
     @property
     def partial(self) -> bool:
@@ -69,6 +72,8 @@ class SweepResult:
 
     @property
     def go(self) -> bool:
+        if self.readiness is not None and not self.readiness.go:  # a failing check: no-go
+            return False
         return not self.interrupted and all(v.passed for _, v in self.verdicts())
 
 
@@ -122,9 +127,13 @@ async def run_sweep(
     observer: SweepObserver | None = None,
     host_concurrency: int = 16,
     clock: Callable[[], float] = time.time,
+    readiness: bool = False,
 ) -> SweepResult:
     """Run `plan`. `transports` maps a transport name ("local", "ssh") to its Transport.
 
+    With `readiness`, the agents on master targets also read their host facts and the
+    result carries the failback readiness checks (netcheck.readiness), whose failing
+    checks make the sweep no-go.
     Cancelling the task (Ctrl-C) stops probing and returns a partial result.
     """
     obs = observer or SweepObserver()
@@ -258,6 +267,24 @@ async def run_sweep(
                         )
                     )
 
+    host_facts: dict[str, p.Facts] = {}
+    facts_status: dict[str, LiveStatus] = {}
+
+    async def read_host_facts(host: Host) -> None:
+        client = clients.get(host.name)
+        if client is None:
+            info = state.agents.get(host.name)
+            why = info.reason if info else "this sweep started no agent there"
+            kind = "no_agent" if not host.agent.runs else "unavailable"
+            facts_status[host.name] = LiveStatus(host.name, kind, why or "agent: none")
+            return
+        got = await read_facts(client, host)
+        if isinstance(got, LiveStatus):
+            facts_status[host.name] = got
+        else:
+            host_facts[host.name] = got
+            facts_status[host.name] = LiveStatus(host.name, "live")
+
     phases: dict[str, float] = {}
     mark = time.perf_counter()
 
@@ -272,6 +299,9 @@ async def run_sweep(
         phase("agents_s")
         await asyncio.gather(*(open_responders(h) for h in topo.hosts if h.name in listeners))
         phase("responders_s")
+        if readiness:
+            await asyncio.gather(*(read_host_facts(h) for h in topo.hosts_with(Role.MASTER_TARGET)))
+            phase("facts_s")
         proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
         await asyncio.gather(*(probe_from(src, specs, proven) for src, specs in by_source.items()))
         phase("probes_s")
@@ -301,6 +331,18 @@ async def run_sweep(
         finished_at=clock(),
         interrupted=interrupted,
         phases=phases,
+        readiness=evaluate(
+            topo,
+            host_facts,
+            [
+                facts_status.get(h.name)
+                or LiveStatus(h.name, "unavailable", "not read: the sweep was interrupted")
+                for h in topo.hosts_with(Role.MASTER_TARGET)
+            ],
+            live_requested=True,
+        )
+        if readiness
+        else None,
     )
     obs.on_finish(result)
     return result

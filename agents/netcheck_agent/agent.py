@@ -22,6 +22,7 @@ import socket
 from typing import Any, Callable, Coroutine, Dict, Optional
 
 from . import __version__
+from . import facts as _facts
 from .capabilities import Capabilities, detect
 from .channels import Channel, _Pipe
 from .probes import SocketOps
@@ -35,6 +36,7 @@ from .protocol import (
     BatchDone,
     Bye,
     Error,
+    FactsRequest,
     Hello,
     Message,
     ProbeBatch,
@@ -229,6 +231,8 @@ class Agent:
             self._spawn(self._start_responders(msg))
         elif isinstance(msg, RespondersStop):
             self._spawn(self._stop_responders(msg.id))
+        elif isinstance(msg, FactsRequest):  # failback readiness: read-only host facts
+            self._spawn(_facts.answer(msg, self._emit))
         else:
             self._emit(
                 Error(_ref(msg), ERROR_BAD_MESSAGE, f"{msg.TYPE!r} is not a coordinator message")

@@ -13,9 +13,10 @@ errors the agent would report.
 
 Agent → coordinator: :class:`Hello`, :class:`Result` (with :class:`Sample`),
 :class:`BatchDone`, :class:`RespondersReady`, :class:`RespondersStopped`,
-:class:`Error`, :class:`Bye`. Coordinator → agent: :class:`ProbeBatch` (with
-:class:`ProbeRequest`), :class:`RespondersStart` (with :class:`ListenSpec`),
-:class:`RespondersStop`, :class:`Bye`.
+:class:`Facts` (with :class:`VolumeFacts`), :class:`Error`, :class:`Bye`.
+Coordinator → agent: :class:`ProbeBatch` (with :class:`ProbeRequest`),
+:class:`RespondersStart` (with :class:`ListenSpec`), :class:`RespondersStop`,
+:class:`FactsRequest`, :class:`Bye`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, ClassVar, Dict, Optional, Union
 
 from . import PROTOCOL_VERSION  # defined once, in the package
 from . import _fields as f
+from ._facts_msgs import Facts, FactsRequest, VolumeFacts
 from ._fields import ProtocolError, UnknownMessageType
 
 # The probe and responder messages live in their own modules to keep each
@@ -168,6 +170,8 @@ Message = Union[
     RespondersReady,
     RespondersStop,
     RespondersStopped,
+    FactsRequest,
+    Facts,
     Error,
     Bye,
 ]
@@ -183,6 +187,8 @@ MESSAGE_TYPES: Dict[str, Any] = {
         RespondersReady,
         RespondersStop,
         RespondersStopped,
+        FactsRequest,
+        Facts,
         Error,
         Bye,
     )
@@ -205,7 +211,7 @@ def encode(msg: Message) -> bytes:
 
 
 def _ref_of(obj: Dict[str, Any]) -> Optional[str]:
-    for key in ("batch", "id"):
+    for key in ("batch", "id"):  # FactsRequest / Facts carry "id" too
         value = obj.get(key)
         if isinstance(value, str) and len(value) <= 256:
             return value
@@ -270,6 +276,8 @@ __all__ = [
     "BatchDone",
     "Bye",
     "Error",
+    "Facts",
+    "FactsRequest",
     "Hello",
     "ListenRefused",
     "ListenSpec",
@@ -284,6 +292,7 @@ __all__ = [
     "Result",
     "Sample",
     "UnknownMessageType",
+    "VolumeFacts",
     "decode",
     "encode",
 ]

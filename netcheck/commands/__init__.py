@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from netcheck.commands import agent, catalog, lab, plan, sweep, validate
+from netcheck.commands import agent, catalog, lab, plan, readiness, sweep, validate
 
 __all__ = ["COMMANDS"]
 
 # in the order `netcheck --help` lists them
-COMMANDS: tuple[ModuleType, ...] = (sweep, plan, validate, catalog, agent, lab)
+COMMANDS: tuple[ModuleType, ...] = (sweep, plan, validate, readiness, catalog, agent, lab)

@@ -25,6 +25,7 @@ from netcheck.demo import SilentPorts
 from netcheck.errors import OutputError
 from netcheck.plan import Plan
 from netcheck.progress import TerminalProgress
+from netcheck.readiness import has_inventory
 from netcheck.report import render_json, render_table
 from netcheck.sweep import SweepResult, run_sweep
 
@@ -52,6 +53,12 @@ def register(sub: Any) -> None:
         default=16,
         help="agents started at once (default 16)",
     )
+    p.add_argument(
+        "--no-readiness",
+        action="store_true",
+        help="skip the failback readiness checks (run when the topology has an inventory; "
+        "see `netcheck readiness`)",
+    )
     add_sweep_settings(p)
     add_ssh_options(p)
     p.set_defaults(handler=run)
@@ -60,7 +67,12 @@ def register(sub: Any) -> None:
 async def _sweep(plan: Plan, args: argparse.Namespace) -> SweepResult:
     observer = TerminalProgress() if not args.no_progress else None
     work = run_sweep(
-        plan, make_transports(args), observer=observer, host_concurrency=args.host_concurrency
+        plan,
+        make_transports(args),
+        observer=observer,
+        host_concurrency=args.host_concurrency,
+        # failback readiness joins the verdict when the topology has an inventory
+        readiness=has_inventory(plan.topology) and not args.no_readiness,
     )
     return await run_interruptible(work)
 

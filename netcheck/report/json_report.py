@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from netcheck.report.readiness_report import readiness_to_dict
 from netcheck.results import CellResult
 from netcheck.stats import CellVerdict
 from netcheck.sweep import SweepResult
@@ -141,6 +142,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
             for s in sweep.plan.skipped
         ],
         "cells": [cell_to_dict(sweep, r, v) for r, v in verdicts],
+        "readiness": None if sweep.readiness is None else readiness_to_dict(sweep.readiness),
     }
 
 

@@ -9,6 +9,8 @@ from tabulate import tabulate
 
 from netcheck.catalog import Evidence
 from netcheck.plan import NO_MATCHING_HOSTS, Plan
+from netcheck.readiness import Verdict as ReadinessVerdict
+from netcheck.report.readiness_report import readiness_lines
 from netcheck.results import CellResult, CellStatus
 from netcheck.stats import CellVerdict, Verdict
 from netcheck.sweep import SweepResult
@@ -158,6 +160,9 @@ def render_table(sweep: SweepResult) -> str:
     ]
     verdict = "GO" if sweep.go else "NO-GO"
     status = f"{verdict}: {passed} of {len(rows)} cells pass"
+    if sweep.readiness is not None:
+        failing = sweep.readiness.count(ReadinessVerdict.FAIL)
+        status += f"; readiness: {failing} failing check" + ("" if failing == 1 else "s")
     if sweep.partial:
         status += "  (PARTIAL: the sweep was interrupted; unmeasured cells are NOT-RUN)"
     lines += [status, ""]
@@ -190,4 +195,6 @@ def render_table(sweep: SweepResult) -> str:
     if fail_lines:
         lines += ["", *fail_lines]
     lines += skipped_lines(sweep.plan)
+    if sweep.readiness is not None:
+        lines += ["", *readiness_lines(sweep.readiness)]
     return "\n".join(lines).rstrip() + "\n"

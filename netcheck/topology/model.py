@@ -10,6 +10,8 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
+from netcheck.topology.inventory import FailbackSettings, HostInventory
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -142,6 +144,9 @@ class Host:
     agent: AgentSpec
     groups: tuple[str, ...] = ()  # replication (multi-VM consistency) groups
     os: str | None = None  # "windows" | "linux": picks push-install ports
+    inventory: HostInventory = field(
+        default_factory=HostInventory
+    )  # declared facts for the readiness checks
 
     def __post_init__(self) -> None:
         if not self.nics:
@@ -235,6 +240,9 @@ class Topology:
     sweep: SweepSettings = SweepSettings()
     # demo only: loopback (address, port) pairs made silent (see netcheck.demo)
     demo_silent_ports: tuple[tuple[str, int], ...] = ()
+    failback: FailbackSettings = field(
+        default_factory=FailbackSettings
+    )  # replication groups -> MT, policy
     _host_index: dict[str, Host] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

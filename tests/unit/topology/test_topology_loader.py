@@ -50,14 +50,15 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         20,
         1,
         "colour",
-        "unknown key 'colour'; expected one of: defaults, demo, disable_rules, hosts, name, "
-        "paths, ports, rules, sites, sweep, version",
+        "unknown key 'colour'; expected one of: defaults, demo, disable_rules, failback, hosts, "
+        "name, paths, ports, rules, sites, sweep, version",
     ),
     "unknown-host-key.yaml": (
         15,
         5,
         "hosts.cs01.adress",
-        "unknown key 'adress'; expected one of: address, agent, groups, nics, os, roles, site",
+        "unknown key 'adress'; expected one of: address, agent, groups, inventory, nics, os, "
+        "roles, site",
     ),
     "unknown-nic-key.yaml": (
         16,
