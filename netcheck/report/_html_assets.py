@@ -65,26 +65,26 @@ color:#fff;margin-bottom:14px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 .verdict .tally span{background:rgba(255,255,255,.18);border-radius:999px;padding:3px 10px;font-size:12.5px;white-space:nowrap}
 .partial{background:repeating-linear-gradient(-45deg,#fff8c5,#fff8c5 12px,#fbeaa0 12px,#fbeaa0 24px);
 border:1px solid #d4a72c;color:#4d2d00;border-radius:10px;padding:10px 16px;margin-bottom:14px;font-weight:600}
-.grid{display:grid;grid-template-columns:minmax(0,1fr) 380px;gap:18px;align-items:start}
+.grid{display:grid;grid-template-columns:minmax(0,1fr) 350px;gap:18px;align-items:start}
 @media (max-width:1100px){.grid{grid-template-columns:1fr}}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:16px 18px;margin-bottom:18px}
 .card h2{font-size:15px;margin:0 0 10px;font-weight:650}
 .card h2 .count{color:var(--muted);font-weight:500}
 .hint{color:var(--muted);font-size:12.5px}
 .scroll{overflow-x:auto}
-table.matrix{border-collapse:separate;border-spacing:4px}
+table.matrix{border-collapse:separate;border-spacing:3px}
 table.matrix th{font-weight:600;font-size:12px;text-align:center;vertical-align:bottom;padding:2px 4px;color:var(--ink)}
 table.matrix th.row{text-align:right;vertical-align:middle;padding-right:10px;white-space:nowrap}
 table.matrix th .nic,table.matrix th .dest{display:block;color:var(--muted);font-weight:500;font-size:11.5px}
 table.matrix th .port{display:block;font-size:13px}
 table.matrix th.corner{text-align:left;color:var(--muted);font-weight:500}
-td.cell{min-width:104px;height:52px;border-radius:7px;text-align:center;vertical-align:middle;
+td.cell{min-width:84px;height:52px;border-radius:7px;text-align:center;vertical-align:middle;
 font-weight:700;font-size:12.5px;cursor:pointer;padding:2px 6px;outline-offset:2px;
 transition:transform .08s ease,box-shadow .08s ease}
 td.cell small{display:block;font-weight:500;font-size:11px;opacity:.92}
 td.cell:hover,td.cell:focus{transform:scale(1.06);box-shadow:0 2px 8px rgba(0,0,0,.28);outline:none}
 td.cell.pinned{box-shadow:0 0 0 3px #0d1b2a;transform:scale(1.06)}
-td.empty{background:#eef1f4;color:#a3adb8;border-radius:7px;min-width:104px;height:52px;text-align:center}
+td.empty{background:#eef1f4;color:#a3adb8;border-radius:7px;min-width:84px;height:52px;text-align:center}
 .c-unmeasured{background-image:repeating-linear-gradient(45deg,rgba(255,255,255,.35) 0 6px,transparent 6px 12px)}
 """
     + _cell_rules()
@@ -103,6 +103,7 @@ dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-word}
 table.samples,table.stats,table.plain{border-collapse:collapse;width:100%;font-size:12.5px;margin:6px 0}
 table.samples th,table.stats th,table.plain th{text-align:left;color:var(--muted);font-weight:600;border-bottom:1px solid var(--line);padding:3px 6px}
 table.samples td,table.stats td,table.plain td{border-bottom:1px solid #eef1f4;padding:3px 6px;vertical-align:top}
+table.stats th,table.stats td{padding:3px 3px;font-size:12px}
 .bar{height:8px;border-radius:4px;background:#1a9850;min-width:2px}
 .bar.miss{background:#d73027}
 .fix{background:#ddf4ff;border-radius:6px;padding:8px 10px;margin:8px 0}
@@ -148,6 +149,10 @@ JS = """
     if (x < 100) { return x.toFixed(1) + " ms"; }
     return x.toFixed(0) + " ms";
   }
+  function num(x) {
+    if (x === null || x === undefined) { return "\u2014"; }
+    return x < 1 ? x.toFixed(3) : (x < 100 ? x.toFixed(1) : x.toFixed(0));
+  }
   function kv(dl, key, value) {
     dl.appendChild(el("dt", null, key));
     var dd = el("dd");
@@ -190,11 +195,12 @@ JS = """
     body.appendChild(dl);
 
     if (c.rtt_ms) {
+      body.appendChild(el("div", "hint", "RTT of the answered attempts, ms"));
       var st = el("table", "stats");
       var hr = el("tr"), vr = el("tr");
       ["min", "p50", "p95", "p99", "max", "jitter"].forEach(function (k) {
         hr.appendChild(el("th", null, k));
-        vr.appendChild(el("td", "mono", ms(c.rtt_ms[k])));
+        vr.appendChild(el("td", "mono", num(c.rtt_ms[k])));
       });
       st.appendChild(hr); st.appendChild(vr);
       body.appendChild(st);

@@ -1,6 +1,7 @@
 """The HTML report of a real sweep, rendered by a real headless Chromium (Debian's `chromium`).
 
-One sweep of topologies/local-demo-faults.yaml (loopback only) through the CLI,
+One sweep of topologies/local-demo-faults.yaml (loopback only; moved to its own
+127.91.x range, see `private_copy`) through the CLI,
 then: the page runs its script without a console message, builds the cell
 details, blocks anything its Content-Security-Policy does not admit, and a
 1400×1000 screenshot shows the heatmap in the verdict colours.
@@ -19,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from netcheck.report._html_assets import CELL_COLOURS
-from tests.conftest import TOPOLOGIES, require
+from tests.conftest import require
+from tests.integration.private_demo import private_copy
 from tests.integration.report.pngpixels import pixel_counts
 
 CHROMIUM_FLAGS = [
@@ -62,14 +64,16 @@ def _console(stderr: str) -> list[str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The HTML report of one real sweep of the faults demo, through `netcheck sweep`."""
-    out = tmp_path_factory.mktemp("html") / "faults.html"
+    tmp = tmp_path_factory.mktemp("html")
+    out = tmp / "faults.html"
+    topology = private_copy("local-demo-faults.yaml", tmp / "local-demo-faults.yaml", 91)
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "netcheck",
             "sweep",
-            str(TOPOLOGIES / "local-demo-faults.yaml"),
+            str(topology),
             "--format",
             "html",
             "-o",
@@ -157,7 +161,7 @@ def test_screenshot_shows_the_heatmap(report: Path, tmp_path: Path) -> None:
     def rgb(hex_colour: str) -> tuple[int, int, int]:
         return (int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16))
 
-    cell_area = 104 * 52  # the CSS minimum of a heatmap cell
+    cell_area = 84 * 52  # the CSS minimum of a heatmap cell
     for cls, colour in CELL_COLOURS.items():
         seen = counts[rgb(colour)]
         n = planned.get(cls, 0)

@@ -1,7 +1,8 @@
 """`netcheck watch` scraped by a real Prometheus (Debian's `prometheus`), queried over its API.
 
 Both listen on loopback only. The watch sweeps topologies/local-demo.yaml (every
-role on its own 127.0.x address) every 2 s; Prometheus scrapes it every second
+role on its own loopback address; moved to 127.92.x so concurrent runs of the demo
+don't share ports) every 2 s; Prometheus scrapes it every second
 with the OpenMetrics parser; the test polls /api/v1/query (bounded) until the
 series are there with the right labels and values, then stops both.
 """
@@ -27,7 +28,8 @@ import pytest
 
 from netcheck.plan import build_plan
 from netcheck.topology import load_topology
-from tests.conftest import TOPOLOGIES, require
+from tests.conftest import require
+from tests.integration.private_demo import private_copy
 
 DEADLINE_S = 60
 
@@ -53,6 +55,7 @@ def _stop(proc: subprocess.Popen[Any], timeout: float = 15) -> int:
 def watch(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
     """`netcheck watch` on a port of its choosing; yields (process, port, its log file)."""
     log = tmp_path / "watch.log"
+    topology = private_copy("local-demo.yaml", tmp_path / "local-demo.yaml", 92)
     with log.open("w") as err:
         proc = subprocess.Popen(
             [
@@ -60,7 +63,7 @@ def watch(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
                 "-m",
                 "netcheck",
                 "watch",
-                str(TOPOLOGIES / "local-demo.yaml"),
+                str(topology),
                 "--interval",
                 "2s",
                 "--listen",
@@ -127,7 +130,7 @@ def test_prometheus_scrapes_watch(
             env={**os.environ, "HOME": str(tmp_path)},
         )
     try:
-        plan = build_plan(load_topology(TOPOLOGIES / "local-demo.yaml"))
+        plan = build_plan(load_topology(tmp_path / "local-demo.yaml"))
         want = {(s.source_host, s.dest_host, str(s.port), s.rule_id) for s in plan.specs}
         cells: list[dict[str, Any]] = []
         sweeps = 0.0

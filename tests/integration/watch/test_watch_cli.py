@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TOPOLOGIES
+from tests.integration.private_demo import private_copy
 
 
-def _watch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _watch(tmp: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    topology = private_copy("local-demo.yaml", tmp / "local-demo.yaml", 93)
     return subprocess.run(
-        [sys.executable, "-m", "netcheck", "watch", str(TOPOLOGIES / "local-demo.yaml"), *args],
+        [sys.executable, "-m", "netcheck", "watch", str(topology), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -22,7 +23,9 @@ def _watch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def test_count_bounds_the_run_and_every_sweep_is_stored(tmp_path: Path) -> None:
     db = tmp_path / "sweeps.db"
-    proc = _watch("--interval", "1s", "--count", "2", "--listen", "127.0.0.1:0", "--db", str(db))
+    proc = _watch(
+        tmp_path, "--interval", "1s", "--count", "2", "--listen", "127.0.0.1:0", "--db", str(db)
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert re.fullmatch(
@@ -46,7 +49,7 @@ def test_count_bounds_the_run_and_every_sweep_is_stored(tmp_path: Path) -> None:
         assert sweep_id in history
 
 
-def test_bad_arguments_fail_before_any_sweep() -> None:
+def test_bad_arguments_fail_before_any_sweep(tmp_path: Path) -> None:
     for args, message in (
         (["--interval", "5x"], "argument --interval: '5x': expected a duration such as 30s"),
         (["--interval", "0.2s"], "must be between 1s and 7 days"),
@@ -54,7 +57,7 @@ def test_bad_arguments_fail_before_any_sweep() -> None:
         (["--listen", "127.0.0.1:99999"], "not within 0..65535"),
         (["--count", "0"], "0 must be at least 1"),
     ):
-        proc = _watch(*args, timeout=30)
+        proc = _watch(tmp_path, *args, timeout=30)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr, (args, proc.stderr)
         assert "serving" not in proc.stderr
