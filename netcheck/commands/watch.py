@@ -21,6 +21,7 @@ from netcheck.demo import SilentPorts
 from netcheck.errors import OutputError, UsageError
 from netcheck.metrics_http import MetricsServer, parse_listen
 from netcheck.plan import Plan
+from netcheck.readiness import has_inventory
 from netcheck.sweep import SweepObserver, SweepResult, run_sweep
 from netcheck.watch import WatchState, parse_interval, run_watch
 
@@ -109,11 +110,17 @@ async def _watch(plan: Plan, args: argparse.Namespace) -> int:
         f"({len(plan.specs)} cells) every {args.interval:g} s ±10%"
     )
 
+    readiness = has_inventory(plan.topology)
+
     async def sweep_once() -> SweepResult:
         store = _store_observer(args.db, args.rule)
         try:
             return await run_sweep(
-                plan, transports, observer=store, host_concurrency=args.host_concurrency
+                plan,
+                transports,
+                observer=store,
+                host_concurrency=args.host_concurrency,
+                readiness=readiness,  # as `netcheck sweep`: failing checks make no-go
             )
         finally:
             close = getattr(store, "close", None)

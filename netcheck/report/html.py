@@ -22,6 +22,7 @@ from html import escape
 from netcheck import __version__
 from netcheck.catalog import Evidence
 from netcheck.plan import NO_MATCHING_HOSTS
+from netcheck.readiness.model import Verdict as ReadyVerdict
 from netcheck.report._html_assets import CSS, JS
 from netcheck.report.json_report import SCHEMA, SCHEMA_VERSION, sweep_to_dict
 from netcheck.report.paths import NicCell, PathSummary, nic_usage, path_summaries
@@ -200,9 +201,13 @@ def _verdict(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> 
     counts = Counter(cell_class(v, r.spec.expect_reachable)[1] for r, v in rows)
     tally = "".join(f"<span>{_e(k)} × {n}</span>" for k, n in counts.most_common())
     agents_up = sum(1 for a in sweep.agents if a.available and not a.lost)
+    ready = ""
+    if sweep.readiness is not None:
+        fails = sweep.readiness.count(ReadyVerdict.FAIL)
+        ready = f"readiness {'GO' if fails == 0 else f'NO-GO ({fails} failing checks)'} · "
     sub = (
-        f"{failed} failing · {unmeasured} not measured · {agents_up} of {len(sweep.agents)} "
-        f"agents up · {sweep.finished_at - sweep.started_at:.1f} s"
+        f"{failed} failing · {unmeasured} not measured · {ready}{agents_up} of "
+        f"{len(sweep.agents)} agents up · {sweep.finished_at - sweep.started_at:.1f} s"
     )
     out = (
         f'<section class="verdict {"go" if go else "nogo"}" id="verdict">'
@@ -391,6 +396,62 @@ def _agents(sweep: SweepResult) -> str:
     )
 
 
+_READY_CLASS = {
+    ReadyVerdict.PASS: ("c-ok r0", "pass"),
+    ReadyVerdict.WARN: ("c-slow", "WARN"),
+    ReadyVerdict.FAIL: ("c-refused", "FAIL"),
+    ReadyVerdict.UNKNOWN: ("c-unmeasured", "unknown"),
+}
+
+
+def _readiness(sweep: SweepResult) -> str:
+    r = sweep.readiness
+    if r is None:
+        return ""
+    counts = ", ".join(
+        f"{r.count(v)} {v.value}"
+        for v in (ReadyVerdict.FAIL, ReadyVerdict.WARN, ReadyVerdict.UNKNOWN, ReadyVerdict.PASS)
+        if r.count(v)
+    )
+    verdict = '<span class="ok">GO</span>' if r.go else '<span class="bad">NO-GO</span>'
+    live = "".join(
+        f"<li>{'live facts from' if x.state == 'live' else 'no live facts from'} "
+        f"{_e(x.host)}{': ' + _e(x.reason) if x.reason else ''}</li>"
+        for x in r.live
+    )
+    rows = []
+    order = {
+        ReadyVerdict.FAIL: 0,
+        ReadyVerdict.WARN: 1,
+        ReadyVerdict.UNKNOWN: 2,
+        ReadyVerdict.PASS: 3,
+    }
+    for f in sorted(r.findings, key=lambda f: order[f.verdict]):
+        cls, label = _READY_CLASS[f.verdict]
+        facts = "; ".join(x.text() for x in f.facts)
+        fix = (
+            f'<div class="fixl">Fix: {_e(f.hint)}</div>'
+            if f.hint and f.verdict is not ReadyVerdict.PASS
+            else ""
+        )
+        rows.append(
+            f'<tr><td><span class="chip {cls}">{_e(label)}</span></td>'
+            f"<td><code>{_e(f.check)}</code></td><td>{_e(f.subject)}</td>"
+            f'<td>{_e(f.message)}{fix}<div class="hint">{_e(facts)}</div>'
+            f'<div class="hint">doc {_e(f.doc)}</div></td></tr>'
+        )
+    table = (
+        '<table class="plain"><tr><th></th><th>check</th><th>subject</th><th>finding</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
+    return (
+        f'<section class="card" id="readiness"><h2>Failback readiness: {verdict} '
+        f'<span class="count">({_e(counts or "no checks")})</span></h2>'
+        f"{f'<ul>{live}</ul>' if live else ''}{table}</section>"
+    )
+
+
 def _skipped(sweep: SweepResult) -> str:
     gaps = [sk for sk in sweep.plan.skipped if sk.reason != NO_MATCHING_HOSTS]
     na = [sk.rule_id for sk in sweep.plan.skipped if sk.reason == NO_MATCHING_HOSTS]
@@ -454,6 +515,7 @@ def render_html(sweep: SweepResult) -> str:
 </section></aside>
 </div>
 {_failing(sweep, rows)}
+{_readiness(sweep)}
 {_paths(sweep, rows)}
 {_nics(sweep, rows)}
 {_agents(sweep)}

@@ -308,3 +308,40 @@ def test_agents_and_responders_panel() -> None:
     assert '<span class="on">tcp_info</span><span class="">raw_sockets</span>' not in block
     assert '<span class="">raw_sockets</span><span class="on">tcp_info</span>' in block
     assert "127.0.2.20:9443" in block and "no agent on the host" in block
+
+
+def test_readiness_panel_and_verdict() -> None:
+    from dataclasses import replace
+
+    from netcheck.readiness.model import Fact, Finding, LiveStatus, ReadinessResult, Source
+    from netcheck.readiness.model import Verdict as RV
+
+    readiness = ReadinessResult(
+        findings=(
+            Finding("mt-disks", "mt01", RV.PASS, "40 disks, limit 60"),
+            Finding(
+                "mt-os-family",
+                "group <erp>",
+                RV.FAIL,
+                "one master target serves Windows and Linux VMs",
+                facts=(Fact("os", "linux", Source.LIVE, host="mt01"),),
+                hint="Add a Linux master target for the Linux VMs.",
+            ),
+        ),
+        live=(LiveStatus("mt01", "live"),),
+        live_requested=True,
+    )
+    sweep = replace(make_sweep({RDP: "refused"}), readiness=readiness)
+    assert not sweep.go  # every cell passes, but a readiness check fails
+    page = render_html(sweep)
+    assert 'class="verdict nogo"' in page
+    assert "readiness NO-GO (1 failing checks)" in page
+    block = page[page.index('id="readiness"') : page.index('id="paths"')]
+    assert '<span class="bad">NO-GO</span>' in block and "(1 fail, 1 pass)" in block
+    # the failing finding first, escaped, with its fix and facts
+    assert block.index("mt-os-family") < block.index("mt-disks")
+    assert "group &lt;erp&gt;" in block
+    assert "Fix: Add a Linux master target for the Linux VMs." in block
+    assert "mt01.os=linux (live)" in block
+    assert "live facts from mt01" in block
+    assert 'id="readiness"' not in render_html(make_sweep())  # no inventory: no panel
