@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from netcheck.commands import agent, catalog, lab, plan, readiness, sweep, validate
+from netcheck.commands import agent, catalog, lab, plan, readiness, sweep, validate, watch
 
 __all__ = ["COMMANDS"]
 
 # in the order `netcheck --help` lists them
-COMMANDS: tuple[ModuleType, ...] = (sweep, plan, validate, readiness, catalog, agent, lab)
+COMMANDS: tuple[ModuleType, ...] = (
+    sweep,
+    watch,
+    plan,
+    validate,
+    readiness,
+    catalog,
+    agent,
+    lab,
+)
