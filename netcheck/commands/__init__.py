@@ -9,17 +9,30 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from netcheck.commands import agent, catalog, lab, plan, readiness, sweep, validate, watch
+from netcheck.commands import (
+    agent,
+    catalog,
+    diff,
+    history,
+    lab,
+    plan,
+    readiness,
+    report,
+    sweep,
+    validate,
+)
 
 __all__ = ["COMMANDS"]
 
 # in the order `netcheck --help` lists them
 COMMANDS: tuple[ModuleType, ...] = (
     sweep,
-    watch,
     plan,
     validate,
     readiness,
+    history,
+    report,
+    diff,
     catalog,
     agent,
     lab,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from netcheck.commands._db import DB_HELP, db_path
 from netcheck.commands.common import (
     EXIT_CODES_TEXT,
     EXIT_GO,
@@ -23,10 +24,12 @@ from netcheck.commands.common import (
 )
 from netcheck.demo import SilentPorts
 from netcheck.errors import OutputError
+from netcheck.observers import Observers
 from netcheck.plan import Plan
 from netcheck.progress import TerminalProgress
 from netcheck.readiness import has_inventory
-from netcheck.report import render_json, render_table
+from netcheck.report.formats import FORMATS, render
+from netcheck.store import StoreObserver
 from netcheck.sweep import SweepResult, run_sweep
 
 
@@ -40,7 +43,7 @@ def register(sub: Any) -> None:
         epilog=EXIT_CODES_TEXT,
     )
     p.add_argument("topology", type=Path)
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--format", choices=list(FORMATS), default="table")
     p.add_argument(
         "-o", "--output", type=Path, help="write the report to this file instead of stdout"
     )
@@ -53,6 +56,9 @@ def register(sub: Any) -> None:
         default=16,
         help="agents started at once (default 16)",
     )
+    g = p.add_argument_group("sweep history (see `netcheck history`, `report`, `diff`)")
+    g.add_argument("--db", type=Path, metavar="PATH", help=f"store the sweep in {DB_HELP}")
+    g.add_argument("--no-store", action="store_true", help="do not store this sweep")
     p.add_argument(
         "--no-readiness",
         action="store_true",
@@ -64,8 +70,14 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-async def _sweep(plan: Plan, args: argparse.Namespace) -> SweepResult:
-    observer = TerminalProgress() if not args.no_progress else None
+def _warn(message: str) -> None:
+    sys.stderr.write(f"netcheck: warning: {message}\n")
+    sys.stderr.flush()
+
+
+async def _sweep(plan: Plan, args: argparse.Namespace, store: StoreObserver | None) -> SweepResult:
+    progress = TerminalProgress() if not args.no_progress else None
+    observer = Observers(progress, store)
     work = run_sweep(
         plan,
         make_transports(args),
@@ -80,14 +92,27 @@ async def _sweep(plan: Plan, args: argparse.Namespace) -> SweepResult:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     plan = plan_from_args(args)
     target = open_output(args.output)
+    # storing never stops a sweep: a database problem is a warning, the report still comes
+    store = (
+        None if args.no_store else StoreObserver(db_path(args), warn=_warn, only_rules=args.rule)
+    )
     try:
         with SilentPorts(list(plan.topology.demo_silent_ports)):
-            result = asyncio.run(_sweep(plan, args))
+            result = asyncio.run(_sweep(plan, args, store))
     except OSError as exc:
         if target:
             target.close()
         raise OutputError(f"could not open the demo's silent ports: {exc}") from None
-    text = render_json(result) if args.format == "json" else render_table(result)
+    finally:
+        if store is not None:
+            store.close()  # commits what a crash left buffered; no-op after on_finish
+    text = render(result, args.format)
+    stored = ""
+    if store is not None and store.failed is None:
+        stored = (
+            f"{result.sweep_id} stored in {store.path} "
+            f"(netcheck report {result.sweep_id} --format {'|'.join(FORMATS)})"
+        )
     if target is not None:
         try:
             with target:
@@ -99,8 +124,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             ) from None
         verdict = "GO" if result.go else "NO-GO"
         sys.stderr.write(f"{verdict}: report written to {args.output}\n")
+        if stored:
+            sys.stderr.write(f"sweep {stored}\n")
     else:
         out.write(text)
+        if stored and args.format == "table":
+            out.write(f"\nSweep {stored}\n")
+        elif stored:  # keep the machine-readable output clean
+            sys.stderr.write(f"sweep {stored}\n")
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_GO if result.go else EXIT_NO_GO

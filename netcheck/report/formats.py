@@ -1,0 +1,38 @@
+"""The report formats a sweep (live or stored) can be rendered in, by name.
+
+`netcheck sweep --format` and `netcheck report --format` both offer exactly
+these; a new format is one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from netcheck.report.json_report import render_json
+from netcheck.report.junit import render_junit
+from netcheck.report.markdown import render_markdown
+from netcheck.report.prom import render_prom
+from netcheck.report.table import render_table
+from netcheck.sweep import SweepResult
+
+__all__ = ["FORMATS", "render"]
+
+
+def _html(sweep: SweepResult) -> str:
+    from netcheck.report.html import render_html  # the largest renderer: loaded when asked
+
+    return render_html(sweep)
+
+
+FORMATS: dict[str, Callable[[SweepResult], str]] = {
+    "table": render_table,
+    "json": render_json,
+    "junit": render_junit,
+    "prom": render_prom,
+    "md": render_markdown,
+    "html": _html,
+}
+
+
+def render(sweep: SweepResult, fmt: str) -> str:
+    return FORMATS[fmt](sweep)

@@ -1,0 +1,134 @@
+"""JUnit XML: one test suite per source host, one test case per cell, for CI pipelines.
+
+The common JUnit shape (the one Jenkins, GitLab, Azure DevOps and GitHub
+reporters read): `<testsuites>` › `<testsuite>` › `<testcase>` with a
+`<failure message type>` whose body says why, what to change, and where it is
+documented. A cell that was not measured (no agent, agent lost, interrupted)
+is a failure too, never a skip: the failback must not go ahead on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+from netcheck.results import CellResult
+from netcheck.stats import CellVerdict
+from netcheck.sweep import SweepResult
+
+__all__ = ["case_name", "render_junit"]
+
+
+def case_name(r: CellResult) -> str:
+    s = r.spec
+    return f"{s.source_host}/{s.source_nic} → {s.dest_host}/{s.dest_nic} {s.proto}/{s.port}"
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _seconds(r: CellResult) -> float:
+    """Time the cell's attempts spanned (first attempt's start to last one's RTT)."""
+    ts = [x.t for x in r.samples if x.t > 0]
+    if not ts:
+        return 0.0
+    last = max(r.samples, key=lambda x: x.t)
+    return max(0.0, max(ts) - min(ts)) + (last.rtt_us or 0) / 1e6
+
+
+def _xml_text(text: str) -> str:
+    """Drop characters XML 1.0 can't carry (control bytes in an agent's error detail)."""
+    return "".join(
+        ch
+        for ch in text
+        if ch in "\t\n\r"
+        or ("\x20" <= ch <= "\ud7ff")
+        or ("\ue000" <= ch <= "\ufffd")
+        or ch > "\uffff"
+    )
+
+
+def _case(
+    sweep: SweepResult, r: CellResult, v: CellVerdict, suite: ET.Element, classname: str
+) -> None:
+    s = r.spec
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        name=_xml_text(case_name(r)),
+        classname=classname,
+        time=f"{_seconds(r):.6f}",
+    )
+    rule = sweep.plan.rule(s.rule_id)
+    if not v.passed:
+        failure = ET.SubElement(case, "failure", message=_xml_text(v.reason), type=v.verdict.value)
+        body = [
+            f"cell:     {s.cell_id}",
+            f"from:     {s.source_host} {s.source_nic} {s.source_address}",
+            f"to:       {s.dest_host} {s.dest_nic} {s.dest_address} {s.proto}/{s.port}"
+            + (f" (documented port {s.documented_port})" if s.port != s.documented_port else ""),
+            f"expect:   {'reachable' if s.expect_reachable else 'blocked'}",
+            f"verdict:  {v.verdict.value}",
+            f"why:      {v.reason}",
+            f"rule:     {', '.join(s.rule_ids)} ({rule.evidence.value})",
+            f"fix:      {rule.hint}",
+            f"doc:      {rule.doc}",
+        ]
+        if s.path:
+            body.insert(4, f"path:     {s.path}")
+        failure.text = _xml_text("\n".join(body) + "\n")
+    out = []
+    if v.stats.sent:
+        out.append(f"attempts {v.stats.sent}, answered {v.stats.answered}")
+    if v.stats.rtt:
+        rtt = v.stats.rtt
+        out.append(f"rtt ms p50 {rtt.p50:.3f} p95 {rtt.p95:.3f} max {rtt.max:.3f} ({rtt.source})")
+    if out:
+        ET.SubElement(case, "system-out").text = "\n".join(out) + "\n"
+
+
+def render_junit(sweep: SweepResult) -> str:
+    topo = sweep.plan.topology
+    rows = sweep.verdicts()
+    by_source: dict[str, list[tuple[CellResult, CellVerdict]]] = {}
+    for r, v in rows:
+        by_source.setdefault(r.spec.source_host, []).append((r, v))
+    failures = sum(1 for _, v in rows if not v.passed)
+    took = f"{max(0.0, sweep.finished_at - sweep.started_at):.3f}"
+    root = ET.Element(
+        "testsuites",
+        name=f"netcheck {topo.name}",
+        tests=str(len(rows)),
+        failures=str(failures),
+        errors="0",
+        time=took,
+    )
+    for source, cells in by_source.items():
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"{topo.name}: from {source}",
+            tests=str(len(cells)),
+            failures=str(sum(1 for _, v in cells if not v.passed)),
+            errors="0",
+            skipped="0",
+            time=f"{sum(_seconds(r) for r, _ in cells):.6f}",
+            timestamp=_iso(sweep.started_at),
+            hostname=source,
+        )
+        props = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("sweep_id", sweep.sweep_id),
+            ("topology", topo.name),
+            ("topology_file", topo.source),
+            ("verdict", "go" if sweep.go else "no-go"),
+            ("partial", "true" if sweep.partial else "false"),
+        ):
+            ET.SubElement(props, "property", name=name, value=value)
+        classname = f"netcheck.{topo.name}.{source}"
+        for r, v in cells:
+            _case(sweep, r, v, suite, classname)
+    ET.indent(root)
+    xml = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"
