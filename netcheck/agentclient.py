@@ -23,6 +23,12 @@ __all__ = ["AgentClient", "ResponderOutcome"]
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 20.0
+_BANDWIDTH_REPLIES = (
+    p.BandwidthListening,
+    p.BandwidthInterval,
+    p.BandwidthResult,
+    p.BandwidthClosed,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,8 @@ class AgentClient:
         self._batches: dict[str, asyncio.Queue[p.Result | p.BatchDone | None]] = {}
         self._waiters: dict[tuple[str, str], asyncio.Future[p.Message]] = {}
         self._lost: str | None = None
+        # bandwidth endpoint/run id -> its messages (None: the agent is gone)
+        self._bandwidth: dict[str, asyncio.Queue[p.Message | None]] = {}
         self._reader = asyncio.ensure_future(self._read_loop())
         self._counter = 0
 
@@ -128,8 +136,15 @@ class AgentClient:
             if fut is not None and not fut.done():
                 fut.set_result(msg)
             return
+        if isinstance(msg, _BANDWIDTH_REPLIES):
+            bq = self._bandwidth.get(msg.id)
+            if bq is not None:
+                bq.put_nowait(msg)
+            return
         if isinstance(msg, p.Error):
             log.warning("[host=%s] agent error %s: %s", self.host, msg.code, msg.message)
+            if msg.ref is not None and msg.ref in self._bandwidth:
+                self._bandwidth[msg.ref].put_nowait(msg)
             if msg.ref is not None:
                 for key, fut in list(self._waiters.items()):
                     if key[1] == msg.ref and not fut.done():
@@ -151,6 +166,8 @@ class AgentClient:
         self._waiters.clear()
         for q in self._batches.values():
             q.put_nowait(None)
+        for bq in self._bandwidth.values():
+            bq.put_nowait(None)
 
     async def _request(
         self, msg: p.Message, reply_type: str, ref: str, timeout: float
@@ -210,6 +227,25 @@ class AgentClient:
         )
         assert isinstance(reply, p.Facts)
         return reply
+
+    # --- bandwidth (the protocol flow is in netcheck.bandwidth.run) ----------
+
+    def bandwidth_subscribe(self, bid: str) -> asyncio.Queue[p.Message | None]:
+        """Messages for bandwidth id `bid` (and Errors naming it); None once the agent is gone."""
+        q: asyncio.Queue[p.Message | None] = asyncio.Queue()
+        if self._lost is not None:
+            q.put_nowait(None)
+        self._bandwidth[bid] = q
+        return q
+
+    def bandwidth_unsubscribe(self, bid: str) -> None:
+        self._bandwidth.pop(bid, None)
+
+    async def bandwidth_send(
+        self, msg: p.BandwidthListen | p.BandwidthRun | p.BandwidthStop
+    ) -> None:
+        """Send a bandwidth request; raises AgentLost when the agent is gone."""
+        await self._send(msg)
 
     # --- probes -------------------------------------------------------------
 

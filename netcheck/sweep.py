@@ -20,6 +20,14 @@ from dataclasses import dataclass, field, replace
 from netcheck_agent import protocol as p
 
 from netcheck.agentclient import AgentClient
+from netcheck.bandwidth import (
+    BandwidthOutcome,
+    BandwidthStatus,
+    BandwidthVerdict,
+    judge_bandwidth,
+    run_bandwidth_checks,
+)
+from netcheck.bandwidth.run import unavailable as bandwidth_not_run
 from netcheck.errors import AgentLost, TransportError
 from netcheck.plan import Plan, ProbeSpec
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
@@ -56,6 +64,7 @@ class SweepResult:
     finished_at: float
     interrupted: bool = False
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
+    bandwidth: tuple[BandwidthOutcome, ...] = ()  # the topology's bandwidth tests, in order
     readiness: ReadinessResult | None = None  # failback prerequisites, when checked
 
     @property
@@ -74,7 +83,12 @@ class SweepResult:
     def go(self) -> bool:
         if self.readiness is not None and not self.readiness.go:  # a failing check: no-go
             return False
+        if not all(v.passed for _, v in self.bandwidth_verdicts()):
+            return False
         return not self.interrupted and all(v.passed for _, v in self.verdicts())
+
+    def bandwidth_verdicts(self) -> list[tuple[BandwidthOutcome, BandwidthVerdict]]:
+        return [(b, judge_bandwidth(b, self.plan.topology)) for b in self.bandwidth]
 
 
 class SweepObserver:
@@ -146,13 +160,20 @@ async def run_sweep(
     by_source = plan.by_source()
     listeners = plan.listeners()
 
-    # Hosts that need an agent: every source, and destinations that may open responders.
+    # Hosts that need an agent: every source, and destinations that may open responders,
+    # and both ends of every bandwidth test.
+    bw_hosts = {name for c in topo.bandwidth for name in (c.source, c.dest)}
     needed: list[Host] = []
     for h in topo.hosts:
         if not h.agent.runs:
             continue
-        if h.name in by_source or (h.agent.responders and h.name in listeners):
+        if (
+            h.name in by_source
+            or (h.agent.responders and h.name in listeners)
+            or h.name in bw_hosts
+        ):
             needed.append(h)
+    bw_done: dict[int, BandwidthOutcome] = {}
 
     clients: dict[str, AgentClient] = {}
     responder_ids: dict[str, str] = {}
@@ -305,6 +326,20 @@ async def run_sweep(
         proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
         await asyncio.gather(*(probe_from(src, specs, proven) for src, specs in by_source.items()))
         phase("probes_s")
+        if topo.bandwidth:
+            # After the probes, one path at a time (see netcheck.bandwidth.run); responders
+            # go first so an endpoint may take a port they held (e.g. 9443).
+            await _stop_responders(clients, responder_ids)
+            why = {h: a.reason for h, a in state.agents.items()}
+            index = {id(c): i for i, c in enumerate(topo.bandwidth)}
+            await run_bandwidth_checks(
+                topo,
+                topo.bandwidth,
+                clients,
+                why,
+                on_outcome=lambda o: bw_done.__setitem__(index[id(o.check)], o),
+            )
+            phase("bandwidth_s")
     except asyncio.CancelledError:
         interrupted = True
     finally:
@@ -331,6 +366,13 @@ async def run_sweep(
         finished_at=clock(),
         interrupted=interrupted,
         phases=phases,
+        bandwidth=tuple(
+            bw_done.get(i)
+            or bandwidth_not_run(
+                topo, c, BandwidthStatus.NOT_RUN, "not measured: the sweep was interrupted"
+            )
+            for i, c in enumerate(topo.bandwidth)
+        ),
         readiness=evaluate(
             topo,
             host_facts,
@@ -350,6 +392,15 @@ async def run_sweep(
 
 def _lost(info: AgentInfo, reason: str) -> AgentInfo:
     return replace(info, reason=reason, lost=True)
+
+
+async def _stop_responders(clients: Mapping[str, AgentClient], ids: dict[str, str]) -> None:
+    """Stop every responder set now (the teardown then has none left to stop)."""
+    todo = {h: rid for h, rid in ids.items() if h in clients}
+    ids.clear()
+    await asyncio.gather(
+        *(clients[h].stop_responders(rid) for h, rid in todo.items()), return_exceptions=True
+    )
 
 
 async def _teardown(clients: Mapping[str, AgentClient], responder_ids: Mapping[str, str]) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Coroutine, Dict, Optional
 
 from . import __version__
 from . import facts as _facts
+from .bandwidth import BandwidthTasks
 from .capabilities import Capabilities, detect
 from .channels import Channel, _Pipe
 from .probes import SocketOps
@@ -103,6 +104,7 @@ class Agent:
         self._finished: Optional[asyncio.Future[str]] = None
         self._limiter: Optional[asyncio.Semaphore] = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._bandwidth = BandwidthTasks(self._emit)  # endpoints and runs (threads)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -154,6 +156,7 @@ class Agent:
             if reason != EXIT_EOF:
                 self._emit(stopped)
         self._responders.clear()
+        await self._bandwidth.shutdown()
         if reason == EXIT_LIFETIME:
             self._emit(Error(None, ERROR_LIFETIME, "agent lifetime cap reached, exiting"))
         if reason != EXIT_EOF:
@@ -231,6 +234,8 @@ class Agent:
             self._spawn(self._start_responders(msg))
         elif isinstance(msg, RespondersStop):
             self._spawn(self._stop_responders(msg.id))
+        elif BandwidthTasks.accepts(msg):
+            self._bandwidth.handle(msg)
         elif isinstance(msg, FactsRequest):  # failback readiness: read-only host facts
             self._spawn(_facts.answer(msg, self._emit))
         else:

@@ -27,6 +27,29 @@ from typing import Any, ClassVar, Dict, Optional, Union
 
 from . import PROTOCOL_VERSION  # defined once, in the package
 from . import _fields as f
+from ._bandwidth_msgs import (
+    BW_COMPLETED,
+    BW_ERROR,
+    BW_MAX_BYTES,
+    BW_MAX_SECONDS,
+    BW_NO_CLIENT,
+    BW_NOT_ACCEPTED,
+    BW_PEER_VANISHED,
+    BW_REFUSED,
+    BW_STOPPED,
+    BW_TIMEOUT,
+    BW_UNREACHABLE,
+    SOURCE_RECEIVER,
+    SOURCE_SENDER,
+    SOURCE_SENDER_ACKED,
+    BandwidthClosed,
+    BandwidthInterval,
+    BandwidthListen,
+    BandwidthListening,
+    BandwidthResult,
+    BandwidthRun,
+    BandwidthStop,
+)
 from ._facts_msgs import Facts, FactsRequest, VolumeFacts
 from ._fields import ProtocolError, UnknownMessageType
 
@@ -70,6 +93,7 @@ ERROR_BAD_MESSAGE = "bad_message"
 ERROR_UNKNOWN_TYPE = "unknown_type"
 ERROR_INTERNAL = "internal"
 ERROR_LIFETIME = "lifetime"
+ERROR_LISTEN_FAILED = "listen_failed"  # a bandwidth endpoint could not bind
 
 
 @dataclass(frozen=True)
@@ -172,6 +196,13 @@ Message = Union[
     RespondersStopped,
     FactsRequest,
     Facts,
+    BandwidthListen,
+    BandwidthListening,
+    BandwidthRun,
+    BandwidthInterval,
+    BandwidthResult,
+    BandwidthStop,
+    BandwidthClosed,
     Error,
     Bye,
 ]
@@ -189,6 +220,13 @@ MESSAGE_TYPES: Dict[str, Any] = {
         RespondersStopped,
         FactsRequest,
         Facts,
+        BandwidthListen,
+        BandwidthListening,
+        BandwidthRun,
+        BandwidthInterval,
+        BandwidthResult,
+        BandwidthStop,
+        BandwidthClosed,
         Error,
         Bye,
     )
@@ -252,9 +290,21 @@ def decode(line: Union[bytes, str]) -> Message:
 
 
 __all__ = [
+    "BW_COMPLETED",
+    "BW_ERROR",
+    "BW_MAX_BYTES",
+    "BW_MAX_SECONDS",
+    "BW_NOT_ACCEPTED",
+    "BW_NO_CLIENT",
+    "BW_PEER_VANISHED",
+    "BW_REFUSED",
+    "BW_STOPPED",
+    "BW_TIMEOUT",
+    "BW_UNREACHABLE",
     "ERROR_BAD_MESSAGE",
     "ERROR_INTERNAL",
     "ERROR_LIFETIME",
+    "ERROR_LISTEN_FAILED",
     "ERROR_UNKNOWN_TYPE",
     "MAX_CONCURRENCY",
     "MAX_INTERVAL_MS",
@@ -269,10 +319,20 @@ __all__ = [
     "REFUSED_IN_USE",
     "REFUSED_PERMISSION",
     "RTT_SOURCES",
+    "SOURCE_RECEIVER",
+    "SOURCE_SENDER",
+    "SOURCE_SENDER_ACKED",
     "STOPPED_AGENT_EXIT",
     "STOPPED_MAX_CONNS",
     "STOPPED_REQUESTED",
     "STOPPED_TTL",
+    "BandwidthClosed",
+    "BandwidthInterval",
+    "BandwidthListen",
+    "BandwidthListening",
+    "BandwidthResult",
+    "BandwidthRun",
+    "BandwidthStop",
     "BatchDone",
     "Bye",
     "Error",

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from netcheck.commands import (
     agent,
+    bandwidth,
     catalog,
     diff,
     history,
@@ -20,6 +21,7 @@ from netcheck.commands import (
     report,
     sweep,
     validate,
+    watch,
 )
 
 __all__ = ["COMMANDS"]
@@ -27,9 +29,11 @@ __all__ = ["COMMANDS"]
 # in the order `netcheck --help` lists them
 COMMANDS: tuple[ModuleType, ...] = (
     sweep,
+    watch,
     plan,
     validate,
     readiness,
+    bandwidth,
     history,
     report,
     diff,

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from netcheck.report.bandwidth_report import outcome_to_dict
 from netcheck.report.readiness_report import readiness_to_dict
 from netcheck.results import CellResult
 from netcheck.stats import CellVerdict
@@ -142,6 +143,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
             for s in sweep.plan.skipped
         ],
         "cells": [cell_to_dict(sweep, r, v) for r, v in verdicts],
+        "bandwidth": [outcome_to_dict(o, v) for o, v in sweep.bandwidth_verdicts()],
         "readiness": None if sweep.readiness is None else readiness_to_dict(sweep.readiness),
     }
 

@@ -10,6 +10,7 @@ from tabulate import tabulate
 from netcheck.catalog import Evidence
 from netcheck.plan import NO_MATCHING_HOSTS, Plan
 from netcheck.readiness import Verdict as ReadinessVerdict
+from netcheck.report.bandwidth_report import bandwidth_lines
 from netcheck.report.readiness_report import readiness_lines
 from netcheck.results import CellResult, CellStatus
 from netcheck.stats import CellVerdict, Verdict
@@ -191,6 +192,7 @@ def render_table(sweep: SweepResult) -> str:
     for a in bad_agents:
         what = "agent lost" if a.lost else "agent unavailable"
         lines.append(f"{what} on {a.host} ({a.transport}): {a.reason}")
+    lines += bandwidth_lines(sweep.bandwidth_verdicts())
     fail_lines = _failures(sweep, rows)
     if fail_lines:
         lines += ["", *fail_lines]

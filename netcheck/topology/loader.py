@@ -12,6 +12,7 @@ from pathlib import Path as FsPath
 from typing import TypeVar
 
 from netcheck.errors import ErrorCollector
+from netcheck.topology.bandwidth import parse_bandwidth
 from netcheck.topology.inventory import (
     FailbackSettings,
     HostInventory,
@@ -56,6 +57,7 @@ _TOP_KEYS = frozenset(
         "sweep",
         "demo",
         "failback",
+        "bandwidth",
     }
 )
 _ROLE_NAMES = {r.value: r for r in Role}
@@ -431,6 +433,10 @@ def parse_topology(root: Node) -> Topology:
     sweep = errors.run(lambda: _parse_sweep(top["sweep"])) if "sweep" in top else None
     silent = errors.run(lambda: _parse_demo(top["demo"], hosts)) if "demo" in top else None
     failback = errors.run(lambda: parse_failback(top["failback"])) if "failback" in top else None
+    agents = {h.name: (h.agent.runs, h.agent.transport.value) for h in hosts}
+    bandwidth = (
+        errors.run(lambda: parse_bandwidth(top["bandwidth"], agents)) if "bandwidth" in top else ()
+    )
     errors.raise_if_any()
     for exc in reference_errors(  # names the inventory refers to, now that every host is known
         {
@@ -457,6 +463,7 @@ def parse_topology(root: Node) -> Topology:
         sweep=sweep or SweepSettings(),
         demo_silent_ports=silent or (),
         failback=failback or FailbackSettings(),
+        bandwidth=bandwidth or (),
     )
     return topo
 

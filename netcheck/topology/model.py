@@ -10,6 +10,7 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
+from netcheck.topology.bandwidth import BandwidthCheck
 from netcheck.topology.inventory import FailbackSettings, HostInventory
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -243,6 +244,7 @@ class Topology:
     failback: FailbackSettings = field(
         default_factory=FailbackSettings
     )  # replication groups -> MT, policy
+    bandwidth: tuple[BandwidthCheck, ...] = ()  # throughput tests a sweep runs after the probes
     _host_index: dict[str, Host] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

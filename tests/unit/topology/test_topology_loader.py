@@ -50,7 +50,8 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         20,
         1,
         "colour",
-        "unknown key 'colour'; expected one of: defaults, demo, disable_rules, failback, hosts, "
+        "unknown key 'colour'; expected one of: bandwidth, defaults, demo, disable_rules, "
+        "failback, hosts, "
         "name, paths, ports, rules, sites, sweep, version",
     ),
     "unknown-host-key.yaml": (
