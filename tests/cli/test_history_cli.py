@@ -14,13 +14,23 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from tests.conftest import require
+from tests.integration.private_demo import private_copy
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "topologies" / "local-demo.yaml"
-FAULTS = ROOT / "topologies" / "local-demo-faults.yaml"
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The two loopback demos in 127.94.x.y: other tests sweep the shipped ones meanwhile."""
+    tmp = tmp_path_factory.mktemp("demos")
+    return (
+        private_copy("local-demo.yaml", tmp / "local-demo.yaml", 94),
+        private_copy("local-demo-faults.yaml", tmp / "local-demo-faults.yaml", 94),
+    )
 
 
 def netcheck(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -40,14 +50,15 @@ def _sweep_id(proc: subprocess.CompletedProcess[str]) -> str:
     return line.split()[2]
 
 
-def test_sweeps_history_report_and_diff(tmp_path: Path) -> None:
+def test_sweeps_history_report_and_diff(tmp_path: Path, demos: tuple[Path, Path]) -> None:
+    demo, faults = demos
     db = str(tmp_path / "nc.db")
-    good = netcheck("sweep", str(DEMO), "--db", db)
+    good = netcheck("sweep", str(demo), "--db", db)
     assert good.returncode == 0, good.stderr
     good_id = _sweep_id(good)
     assert f"Sweep {good_id} stored in {db}" in good.stdout
     assert good.stderr == ""
-    bad = netcheck("sweep", str(FAULTS), "--db", db, "--format", "json")
+    bad = netcheck("sweep", str(faults), "--db", db, "--format", "json")
     assert bad.returncode == 1, bad.stderr
     live = json.loads(bad.stdout)  # the machine-readable output stays clean
     bad_id = live["sweep_id"]
@@ -88,7 +99,7 @@ def test_sweeps_history_report_and_diff(tmp_path: Path) -> None:
     assert md_file.read_text().startswith("## ❌ NO-GO: 7 of 11 cells pass — local-demo-faults")
 
     # same demo twice: nothing got worse (RTTs on loopback move by microseconds)
-    again = netcheck("sweep", str(DEMO), "--db", db, "--no-progress")
+    again = netcheck("sweep", str(demo), "--db", db, "--no-progress")
     again_id = _sweep_id(again)
     same = netcheck("diff", good_id, again_id, "--db", db)
     assert same.returncode == 0, same.stdout + same.stderr
@@ -108,11 +119,12 @@ def test_sweeps_history_report_and_diff(tmp_path: Path) -> None:
     assert "Fixed (failed, now passes)" in better.stdout
 
 
-def test_unknown_ids_and_missing_database(tmp_path: Path) -> None:
+def test_unknown_ids_and_missing_database(tmp_path: Path, demos: tuple[Path, Path]) -> None:
+    demo = demos[0]
     db = str(tmp_path / "nc.db")
     none = netcheck("history", "--db", db)
     assert none.returncode == 2 and "no sweep database at" in none.stderr
-    sweep = netcheck("sweep", str(DEMO), "--db", db)
+    sweep = netcheck("sweep", str(demo), "--db", db)
     sid = _sweep_id(sweep)
     for args in (["report", "deadbeef"], ["diff", sid, "deadbeef"]):
         proc = netcheck(*args, "--db", db)
@@ -123,11 +135,12 @@ def test_unknown_ids_and_missing_database(tmp_path: Path) -> None:
     assert bad_thr.returncode == 2 and "must be 0 or more" in bad_thr.stderr
 
 
-def test_no_store_and_env_database(tmp_path: Path) -> None:
+def test_no_store_and_env_database(tmp_path: Path, demos: tuple[Path, Path]) -> None:
+    demo = demos[0]
     db = tmp_path / "env.db"
     env = {**os.environ, "NETCHECK_DB": str(db)}
     proc = subprocess.run(
-        [sys.executable, "-m", "netcheck", "sweep", str(DEMO), "--no-store"],
+        [sys.executable, "-m", "netcheck", "sweep", str(demo), "--no-store"],
         capture_output=True,
         text=True,
         timeout=90,
@@ -136,7 +149,7 @@ def test_no_store_and_env_database(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0 and "stored" not in proc.stdout and not db.exists()
     proc = subprocess.run(
-        [sys.executable, "-m", "netcheck", "sweep", str(DEMO)],
+        [sys.executable, "-m", "netcheck", "sweep", str(demo)],
         capture_output=True,
         text=True,
         timeout=90,
@@ -146,7 +159,10 @@ def test_no_store_and_env_database(tmp_path: Path) -> None:
     assert proc.returncode == 0 and f"stored in {db}" in proc.stdout
 
 
-def test_interrupted_sweep_keeps_its_measured_cells(tmp_path: Path) -> None:
+def test_interrupted_sweep_keeps_its_measured_cells(
+    tmp_path: Path, demos: tuple[Path, Path]
+) -> None:
+    faults = demos[1]
     db = str(tmp_path / "nc.db")
     proc = subprocess.Popen(
         [
@@ -154,7 +170,7 @@ def test_interrupted_sweep_keeps_its_measured_cells(tmp_path: Path) -> None:
             "-m",
             "netcheck",
             "sweep",
-            str(FAULTS),
+            str(faults),
             "--db",
             db,
             "--format",
@@ -184,8 +200,9 @@ def test_interrupted_sweep_keeps_its_measured_cells(tmp_path: Path) -> None:
     assert "PARTIAL" in hist and "NO-GO" in hist
 
 
-def test_killed_sweep_keeps_what_it_committed(tmp_path: Path) -> None:
+def test_killed_sweep_keeps_what_it_committed(tmp_path: Path, demos: tuple[Path, Path]) -> None:
     """SIGKILL: no teardown, no on_finish — the batches committed so far are in the store."""
+    faults = demos[1]
     db = tmp_path / "nc.db"
     proc = subprocess.Popen(
         [
@@ -193,7 +210,7 @@ def test_killed_sweep_keeps_what_it_committed(tmp_path: Path) -> None:
             "-m",
             "netcheck",
             "sweep",
-            str(FAULTS),
+            str(faults),
             "--db",
             str(db),
             "--samples",
@@ -231,9 +248,10 @@ def test_killed_sweep_keeps_what_it_committed(tmp_path: Path) -> None:
     assert any("did not finish" in c["reason"] for c in doc["cells"] if c["status"] == "not_run")
 
 
-def test_newer_schema_and_corrupt_database(tmp_path: Path) -> None:
+def test_newer_schema_and_corrupt_database(tmp_path: Path, demos: tuple[Path, Path]) -> None:
+    demo, faults = demos
     db = tmp_path / "nc.db"
-    first = netcheck("sweep", str(DEMO), "--db", str(db))
+    first = netcheck("sweep", str(demo), "--db", str(db))
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA user_version = 99")
     conn.commit()
@@ -242,7 +260,7 @@ def test_newer_schema_and_corrupt_database(tmp_path: Path) -> None:
     assert hist.returncode == 2
     assert "written by a newer netcheck" in hist.stderr and "--db" in hist.stderr
     # a sweep still runs and reports; it only can't be stored
-    sweep = netcheck("sweep", str(DEMO), "--db", str(db))
+    sweep = netcheck("sweep", str(demo), "--db", str(db))
     assert sweep.returncode == 0 and "GO: 13 of 13 cells pass" in sweep.stdout
     assert "netcheck: warning: storing sweep" in sweep.stderr and "newer netcheck" in sweep.stderr
     assert _sweep_id(first) != _sweep_id(sweep)
@@ -255,7 +273,7 @@ def test_newer_schema_and_corrupt_database(tmp_path: Path) -> None:
         assert (
             "corrupt or not a netcheck database" in proc.stderr and "Traceback" not in proc.stderr
         )
-    sweep = netcheck("sweep", str(FAULTS), "--db", str(junk))
+    sweep = netcheck("sweep", str(faults), "--db", str(junk))
     assert sweep.returncode == 1 and "NO-GO" in sweep.stdout
     assert "storing sweep" in sweep.stderr and "corrupt" in sweep.stderr
 
@@ -264,14 +282,15 @@ def _in_private_mount(script: str) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
 
-def test_read_only_database_path(tmp_path: Path) -> None:
+def test_read_only_database_path(tmp_path: Path, demos: tuple[Path, Path]) -> None:
     """The report is printed, the exit code is the sweep's, a warning says storing failed;
     the sweeps stored before stay readable."""
+    demo, faults = demos
     folder = tmp_path / "ro"
     folder.mkdir()
     db = folder / "nc.db"
-    assert netcheck("sweep", str(DEMO), "--db", str(db)).returncode == 0
-    cmd = f"{sys.executable} -m netcheck sweep {FAULTS} --db {db}"
+    assert netcheck("sweep", str(demo), "--db", str(db)).returncode == 0
+    cmd = f"{sys.executable} -m netcheck sweep {faults} --db {db}"
     if os.geteuid() == 0:  # root writes through permission bits: use a read-only mount
         require(shutil.which("unshare") is not None, "unshare (util-linux) not installed")
         args = _in_private_mount(
@@ -295,9 +314,10 @@ def test_read_only_database_path(tmp_path: Path) -> None:
     assert hist.returncode == 0 and hist.stdout.count("local-demo") == 1
 
 
-def test_full_disk_while_storing(tmp_path: Path) -> None:
+def test_full_disk_while_storing(tmp_path: Path, demos: tuple[Path, Path]) -> None:
     """A real full filesystem (a 1 MiB tmpfs, filled up): the sweep reports, warns, and
     the sweep stored before it is intact."""
+    demo, faults = demos
     require(os.geteuid() == 0 and shutil.which("unshare") is not None, "needs root and unshare")
     mnt = tmp_path / "small"
     mnt.mkdir()
@@ -305,9 +325,9 @@ def test_full_disk_while_storing(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     script = (
         f"mount -t tmpfs -o size=1m tmpfs {mnt} && "
-        f"{sys.executable} -m netcheck sweep {DEMO} --db {db} --format json > {tmp_path}/first.json && "
+        f"{sys.executable} -m netcheck sweep {demo} --db {db} --format json > {tmp_path}/first.json && "
         f"(dd if=/dev/zero of={mnt}/fill bs=4k 2>/dev/null; true) && "
-        f"{{ {sys.executable} -m netcheck sweep {FAULTS} --db {db} > {out}; echo $? > {out}.rc; }} && "
+        f"{{ {sys.executable} -m netcheck sweep {faults} --db {db} > {out}; echo $? > {out}.rc; }} && "
         f"rm -f {mnt}/fill && "
         f"{sys.executable} -m netcheck report last --db {db} --format json > {tmp_path}/stored.json"
     )
@@ -325,3 +345,19 @@ def test_full_disk_while_storing(tmp_path: Path) -> None:
         assert stored == first
     else:
         assert stored["topology"]["name"] == "local-demo-faults"
+
+
+def test_progress_off_a_terminal_is_log_lines_with_v_only(
+    tmp_path: Path, demos: tuple[Path, Path]
+) -> None:
+    demo = demos[0]
+    db = str(tmp_path / "nc.db")
+    quiet = netcheck("sweep", str(demo), "--db", db)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    loud = netcheck("-v", "sweep", str(demo), "--db", db)
+    assert loud.returncode == 0
+    lines = [ln for ln in loud.stderr.splitlines() if ln.startswith("INFO netcheck.progress:")]
+    assert lines[0].endswith("of 'local-demo': 13 cells from 5 source hosts")
+    assert any("[host=cs01] agent up (local)" in ln for ln in lines)
+    assert "done: cells 13/13, failing 0" in lines[-1]
+    assert "\r" not in loud.stderr and "\033[" not in loud.stderr  # no status-line redraws
