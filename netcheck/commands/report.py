@@ -32,7 +32,19 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_store(db_path(args)) as conn:
-        sweep = load_sweep(conn, resolve_sweep_id(conn, args.sweep_id))
+        sweep_id = resolve_sweep_id(conn, args.sweep_id)
+        sweep = load_sweep(conn, sweep_id)
+        (stored_verdict,) = conn.execute(
+            "SELECT verdict FROM sweeps WHERE id = ?", (sweep_id,)
+        ).fetchone()
+    if stored_verdict == "no-go" and sweep.go:
+        # the store keeps the connectivity cells; bandwidth tests and readiness checks,
+        # which can also make a sweep no-go, are not stored yet
+        sys.stderr.write(
+            f"netcheck: note: sweep {sweep_id} was NO-GO when it ran; its bandwidth and "
+            f"readiness results are not stored, so this report shows its connectivity cells "
+            f"(all passing) only\n"
+        )
     text = render(sweep, args.format)
     target = open_output(args.output)
     if target is None:

@@ -349,3 +349,22 @@ def test_migrations_upgrade_an_older_database(
     check = sqlite3.connect(db)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     check.close()
+
+
+def test_report_notes_a_verdict_the_stored_cells_do_not_explain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bandwidth and readiness results are not stored: `report` says so rather than show GO."""
+    from netcheck.cli import main
+
+    db = tmp_path / "nc.db"
+    _store(_sweep(kinds={RDP: "refused"}), db)
+    assert main(["report", "sw-0001", "--db", str(db)]) == 0
+    assert "GO: 6 of 6 cells pass" in capsys.readouterr().out
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE sweeps SET verdict = 'no-go'")  # as a failed readiness check leaves it
+    conn.commit()
+    conn.close()
+    assert main(["report", "sw-0001", "--db", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "sweep sw-0001 was NO-GO when it ran" in err and "not stored" in err
