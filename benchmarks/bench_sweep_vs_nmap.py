@@ -3,7 +3,8 @@
 Method (one run, same listeners for both tools):
 1. Generate a topology: 1,000 protected VMs on 127.1.0.0/16 in replication groups of
    four, a configuration server, a process server, a master target and vCenter on
-   127.0.2.0/24. Each VM has five cells (→ CS 443, → PS 9443, → three group peers
+   127.0.20.0/24 (a range no test topology uses, so concurrent test runs do not
+   collide with its listeners). Each VM has five cells (→ CS 443, → PS 9443, → three group peers
    20004), plus the CS/PS/MT cells: ≥ 5,000 cells. Documented ports below 1024 are
    remapped (443 → 10443) so no root is needed.
 2. A separate listener process opens a plain TCP listener on every destination
@@ -26,9 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import selectors
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,14 +55,14 @@ def write_topology(path: Path, vms: int) -> None:
         "defaults: {agent: {transport: local, responders: false}}",
         "sweep: {samples: 1, interval_ms: 0, timeout_ms: 2000, concurrency: 256}",
         "sites:",
-        "  onprem: {networks: {lan: 127.0.2.0/24}}",
+        "  onprem: {networks: {lan: 127.0.20.0/24}}",
         "  azure: {networks: {vnet: 127.1.0.0/16}}",
         "paths:",
         "  s2s-vpn: {kind: vpn, sites: [azure, onprem]}",
         "hosts:",
-        "  cs01: {site: onprem, roles: [config_server], address: 127.0.2.10}",
-        "  mt01: {site: onprem, roles: [master_target], address: 127.0.2.20}",
-        "  vcenter: {site: onprem, roles: [vcenter], address: 127.0.2.30, agent: none}",
+        "  cs01: {site: onprem, roles: [config_server], address: 127.0.20.10}",
+        "  mt01: {site: onprem, roles: [master_target], address: 127.0.20.20}",
+        "  vcenter: {site: onprem, roles: [vcenter], address: 127.0.20.30, agent: none}",
         "  ps-azure: {site: azure, roles: [process_server], address: 127.1.250.4}",
     ]
     for i in range(vms):
@@ -165,7 +164,7 @@ def time_nmap(addresses: list[str], ports: list[int], timing: str) -> tuple[floa
             target_file,
         ]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd + ["-oG", "-"], capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([*cmd, "-oG", "-"], capture_output=True, text=True, timeout=300)
         took = time.perf_counter() - t0
     finally:
         os.unlink(target_file)

@@ -116,6 +116,16 @@ def want_hex(field: str, value: Any, *, max_len: int = 128) -> None:
         raise ProtocolError("must be an even-length lower-case hex string", field)
 
 
+def is_hex(value: Any, max_len: int = 128) -> bool:
+    """Whether ``value`` passes :func:`want_hex` (no error built: the fast check)."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_len
+        and not len(value) % 2
+        and _HEX.issuperset(value)
+    )
+
+
 def want_opt_hex(field: str, value: Any, *, max_len: int = 128) -> None:
     if value is not None:
         want_hex(field, value, max_len=max_len)

@@ -113,7 +113,8 @@ class Agent:
         loop = asyncio.get_running_loop()
         self._finished = loop.create_future()
         self._limiter = asyncio.Semaphore(self._max_in_flight)
-        writer = loop.create_task(self._write_loop())
+        # Only channels without send_nowait() need the writer task.
+        writer = loop.create_task(self._write_loop()) if self._send_nowait is None else None
         caps = self._caps or detect()
         self._emit(
             Hello(
@@ -146,11 +147,12 @@ class Agent:
         if self._finished is not None and not self._finished.done():
             self._finished.set_result(reason)
 
-    async def _shutdown(self, reason: str, writer: asyncio.Task[None]) -> None:
+    async def _shutdown(self, reason: str, writer: Optional[asyncio.Task[None]]) -> None:
         batches = list(self._batches.values()) + list(self._tasks)
         for task in batches:
             task.cancel()
-        await asyncio.gather(*batches, return_exceptions=True)
+        if batches:
+            await asyncio.gather(*batches, return_exceptions=True)
         for rs in list(self._responders.values()):
             stopped = await rs.stop(STOPPED_AGENT_EXIT, grace_s=0.0)
             if reason != EXIT_EOF:
@@ -162,8 +164,9 @@ class Agent:
         if reason != EXIT_EOF:
             self._emit(Bye())
         self._outbox.close()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(writer, timeout=5.0)
+        if writer is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(writer, timeout=5.0)
         close = getattr(self._channel, "close", None)
         if close is not None:
             with contextlib.suppress(Exception):

@@ -13,7 +13,7 @@ import platform
 import socket
 import sys
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from .probes.tcp_connect import IP_BIND_ADDRESS_NO_PORT, TCP_INFO
 
@@ -73,7 +73,25 @@ def _scapy_present() -> bool:
         return False
 
 
-def detect() -> Capabilities:
+_detected: Optional[Capabilities] = None
+
+
+def detect(refresh: bool = False) -> Capabilities:
+    """This host's capabilities, detected once per process.
+
+    Detection opens three sockets and looks scapy up on ``sys.path`` (a
+    directory scan per entry): ~0.3 ms that the local transport, which runs
+    an agent per source host in one process, would pay a thousand times.
+    What it finds does not change while the process runs; ``refresh``
+    detects again anyway.
+    """
+    global _detected
+    if _detected is None or refresh:
+        _detected = _detect()
+    return _detected
+
+
+def _detect() -> Capabilities:
     linux = sys.platform.startswith("linux")
     return Capabilities(
         tcp_info=_tcp_info_works(),

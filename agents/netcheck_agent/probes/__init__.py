@@ -2,7 +2,10 @@
 
 A new kind (udp, tls, icmp, ...) is a module with an
 ``async def probe(request, ops) -> Sample`` registered here; the scheduler
-and the agent never change for it.
+and the agent never change for it. A kind may also offer a :class:`Machine`
+(start/step/expire/cancel over a non-blocking socket), which the scheduler's
+epoll engine drives without a task per attempt; without one the kind runs on
+the portable path.
 """
 
 from __future__ import annotations
@@ -10,19 +13,33 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from . import tcp_connect
-from .base import Deadline, LoopSocketOps, ProbeFunc, SocketOps
+from .base import WANT_READ, WANT_WRITE, Deadline, LoopSocketOps, Machine, ProbeFunc, SocketOps
 
 _REGISTRY: Dict[str, ProbeFunc] = {tcp_connect.KIND: tcp_connect.probe}
+_MACHINES: Dict[str, Machine] = {
+    tcp_connect.KIND: Machine(
+        tcp_connect.start, tcp_connect.step, tcp_connect.expire, tcp_connect.cancel
+    )
+}
 
 
-def register(kind: str, func: ProbeFunc) -> None:
-    """Make ``func`` the probe for ``kind`` (replacing any earlier one)."""
+def register(kind: str, func: ProbeFunc, machine: Optional[Machine] = None) -> None:
+    """Make ``func`` (and ``machine``, if any) the probe for ``kind``, replacing earlier ones."""
     _REGISTRY[kind] = func
+    if machine is None:
+        _MACHINES.pop(kind, None)
+    else:
+        _MACHINES[kind] = machine
 
 
 def get_probe(kind: str) -> Optional[ProbeFunc]:
     """The probe for ``kind``, or None when this agent does not know it."""
     return _REGISTRY.get(kind)
+
+
+def get_machine(kind: str) -> Optional[Machine]:
+    """The state machine for ``kind``, or None (unknown kind, or coroutine only)."""
+    return _MACHINES.get(kind)
 
 
 def kinds() -> list[str]:
@@ -31,10 +48,14 @@ def kinds() -> list[str]:
 
 
 __all__ = [
+    "WANT_READ",
+    "WANT_WRITE",
     "Deadline",
     "LoopSocketOps",
+    "Machine",
     "ProbeFunc",
     "SocketOps",
+    "get_machine",
     "get_probe",
     "kinds",
     "register",

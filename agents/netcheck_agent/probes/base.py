@@ -13,7 +13,7 @@ import asyncio
 import errno
 import os
 import socket
-from typing import Any, Awaitable, Callable, Optional, Protocol, Tuple
+from typing import Any, Awaitable, Callable, NamedTuple, Optional, Protocol, Tuple
 
 from ..protocol import ProbeRequest, Sample
 
@@ -34,7 +34,9 @@ class SocketOps(Protocol):
     async def recv(self, sock: Socket, nbytes: int) -> bytes: ...
 
 
-_CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, 10035})
+#: What a non-blocking ``connect_ex`` returns while the handshake runs (10035: WSAEWOULDBLOCK).
+CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, 10035})
+_CONNECT_PENDING = CONNECT_PENDING
 
 
 def _set_done(fut: asyncio.Future[None]) -> None:
@@ -60,7 +62,7 @@ class LoopSocketOps:
         # and extra coroutine/callback layers: a third of the per-attempt
         # Python overhead at thousands of connects per second.
         err = sock.connect_ex(address)
-        if err in _CONNECT_PENDING:
+        if err in CONNECT_PENDING:
             fut: asyncio.Future[None] = loop.create_future()
             fd = sock.fileno()
             loop.add_writer(fd, _set_done, fut)
@@ -80,6 +82,33 @@ class LoopSocketOps:
 
 
 ProbeFunc = Callable[[ProbeRequest, Optional[SocketOps]], Awaitable[Sample]]
+
+#: What an attempt's socket waits for (the values of ``select.EPOLLIN`` / ``EPOLLOUT``).
+WANT_READ = 0x001
+WANT_WRITE = 0x004
+
+
+class Attempt(Protocol):
+    """What the scheduler reads from a state-machine attempt."""
+
+    fd: int  # its socket's descriptor, while it has one
+    want: int  # WANT_READ or WANT_WRITE
+    sample: Optional[Sample]  # set (and the socket closed) once done
+
+
+class Machine(NamedTuple):
+    """A probe kind as a state machine, for the scheduler's readiness engine.
+
+    ``start(req)`` begins one attempt (maybe finishing it at once), ``step(a)``
+    advances it when its socket is ready for ``a.want`` and says whether it is
+    done, ``expire(a)`` ends it at its deadline and returns its sample,
+    ``cancel(a)`` drops it. Each closes the socket when the attempt ends.
+    """
+
+    start: Callable[[ProbeRequest], Any]
+    step: Callable[[Any], bool]
+    expire: Callable[[Any], Sample]
+    cancel: Callable[[Any], None]
 
 
 class Deadline:
