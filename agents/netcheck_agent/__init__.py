@@ -19,6 +19,8 @@ and :func:`build_zipapp` for the file the SSH transport uploads.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 PROTOCOL_VERSION = 1
 
@@ -27,7 +29,20 @@ from . import protocol  # noqa: E402
 from .agent import Agent  # noqa: E402
 from .channels import Channel, QueueChannel, StdioChannel, memory_channel_pair  # noqa: E402
 from .protocol import ProtocolError, decode, encode  # noqa: E402
-from .zipapp_build import build_zipapp  # noqa: E402
+
+if TYPE_CHECKING:
+    from .zipapp_build import build_zipapp
+
+
+def __getattr__(name: str) -> Any:
+    # build_zipapp is the coordinator's, never needed by a running agent: its
+    # imports (zipfile, zipapp, pathlib) stay out of the agent's start-up.
+    if name == "build_zipapp":
+        from .zipapp_build import build_zipapp
+
+        return build_zipapp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PROTOCOL_VERSION",
