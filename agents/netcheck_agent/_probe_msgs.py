@@ -24,6 +24,41 @@ MAX_SAMPLES = 10_000
 MAX_INTERVAL_MS = 3_600_000
 MAX_TIMEOUT_MS = 600_000
 MAX_CONCURRENCY = 4096
+#: Bounds of a request's ``params`` and a sample's ``facts`` (application probes:
+#: TLS, DNS, NTP, Azure endpoints). Both are flat JSON objects.
+MAX_PARAMS = 16
+MAX_FACTS = 48
+MAX_FACT_LIST = 64
+_SCALARS = (str, int, float, bool)
+
+
+def _check_map(field: str, value: Any, max_keys: int, lists: bool) -> None:
+    """A flat JSON object: short string keys; scalar values (and lists of short
+    strings where ``lists``); strings bounded so one message stays small."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ProtocolError("must be an object", field)
+    if len(value) > max_keys:
+        raise ProtocolError(f"must have at most {max_keys} keys, got {len(value)}", field)
+    for key, item in value.items():
+        f.want_str(f"{field} key", key, max_len=64)
+        where = f"{field}.{key}"
+        if isinstance(item, list) and lists:
+            if len(item) > MAX_FACT_LIST:
+                raise ProtocolError(f"must have at most {MAX_FACT_LIST} items", where)
+            for i, x in enumerate(item):
+                f.want_str(f"{where}[{i}]", x, empty_ok=True, max_len=512)
+        elif isinstance(item, str):
+            f.want_str(where, item, empty_ok=True, max_len=1024)
+        elif isinstance(item, float):
+            f.want_number(where, item, -1e18, 1e18)
+        elif item is None and lists:
+            continue
+        elif not isinstance(item, _SCALARS):
+            raise ProtocolError(
+                f"must be a string, number or boolean, got {type(item).__name__}", where
+            )
 
 
 @dataclass(frozen=True)
@@ -45,6 +80,9 @@ class ProbeRequest:
     interval_ms: int = 0
     timeout_ms: int = 1000
     nonce: Optional[str] = None
+    #: Inputs of application probes (``tls``: ``sni``, ``http``; ``dns``: ``name``,
+    #: ``transport``; ``https_endpoint``: ``proxy``, ``resolver``); None for tcp_connect.
+    params: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         # Built and decoded once per cell on each side: accept the common
@@ -68,6 +106,7 @@ class ProbeRequest:
             and type(self.timeout_ms) is int
             and 1 <= self.timeout_ms <= MAX_TIMEOUT_MS
             and (nonce is None or f.is_hex(nonce))
+            and self.params is None
         ):
             return
         f.want_str("cell", self.cell, max_len=1024)
@@ -79,9 +118,10 @@ class ProbeRequest:
         f.want_int("interval_ms", self.interval_ms, 0, MAX_INTERVAL_MS)
         f.want_int("timeout_ms", self.timeout_ms, 1, MAX_TIMEOUT_MS)
         f.want_opt_hex("nonce", self.nonce)
+        _check_map("params", self.params, MAX_PARAMS, lists=False)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {
+        d: Dict[str, Any] = {
             "cell": self.cell,
             "kind": self.kind,
             "dst": self.dst,
@@ -92,6 +132,9 @@ class ProbeRequest:
             "timeout_ms": self.timeout_ms,
             "nonce": self.nonce,
         }
+        if self.params is not None:  # absent for tcp_connect: the hot path stays small
+            d["params"] = self.params
+        return d
 
     def __repr__(self) -> str:
         # The nonce is a per-sweep secret: keep it out of reprs and so out of logs.
@@ -99,7 +142,8 @@ class ProbeRequest:
         return (
             f"ProbeRequest(cell={self.cell!r}, kind={self.kind!r}, dst={self.dst!r}, "
             f"port={self.port}, src={self.src!r}, samples={self.samples}, "
-            f"interval_ms={self.interval_ms}, timeout_ms={self.timeout_ms}, nonce={nonce})"
+            f"interval_ms={self.interval_ms}, timeout_ms={self.timeout_ms}, nonce={nonce}, "
+            f"params={self.params!r})"
         )
 
     @classmethod
@@ -116,6 +160,7 @@ class ProbeRequest:
                 g("interval_ms", 0),
                 g("timeout_ms", 1000),
                 g("nonce"),
+                g("params"),
             )
         return cls(
             f.get(d, "cell"),
@@ -127,6 +172,7 @@ class ProbeRequest:
             f.get(d, "interval_ms", 0),
             f.get(d, "timeout_ms", 1000),
             f.get(d, "nonce", None),
+            f.get(d, "params", None),
         )
 
 
@@ -182,6 +228,9 @@ class Sample:
     detail: str = ""
     proven: bool = False
     t: float = 0.0
+    #: What an application probe learned (TLS version, certificate, HTTP status,
+    #: DNS rcode and answers, NTP offset, ...): a flat object; None for tcp_connect.
+    facts: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         # Samples are built and decoded thousands of times a second: accept
@@ -198,6 +247,7 @@ class Sample:
             and type(self.proven) is bool
             and type(t) is float
             and 0.0 <= t <= 1e11  # also false for NaN
+            and self.facts is None
         ):
             return
         f.want_choice("outcome", self.outcome, OUTCOMES)
@@ -208,9 +258,10 @@ class Sample:
         f.want_str("detail", self.detail, empty_ok=True)
         f.want_bool("proven", self.proven)
         f.want_number("t", self.t, 0.0, 1e11)
+        _check_map("facts", self.facts, MAX_FACTS, lists=True)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {
+        d: Dict[str, Any] = {
             "outcome": self.outcome,
             "rtt_us": self.rtt_us,
             "rtt_source": self.rtt_source,
@@ -219,6 +270,9 @@ class Sample:
             "proven": self.proven,
             "t": self.t,
         }
+        if self.facts is not None:
+            d["facts"] = self.facts
+        return d
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> Sample:
@@ -232,6 +286,7 @@ class Sample:
                 g("detail", ""),
                 g("proven", False),
                 d["t"],
+                g("facts"),
             )
         return cls(
             f.get(d, "outcome"),
@@ -241,6 +296,7 @@ class Sample:
             f.get(d, "detail", ""),
             f.get(d, "proven", False),
             f.get(d, "t"),
+            f.get(d, "facts", None),
         )
 
 

@@ -91,12 +91,22 @@ async def run_batch(
         usable = ops is None and lookup is get_probe and _engine.available(loop)
         # A kind with only a coroutine probe needs the portable path; unknown
         # kinds are error samples on either.
-        if usable and all(
-            get_machine(r.kind) is not None or get_probe(r.kind) is None for r in requests
-        ):
+        on_engine = [
+            r for r in requests if get_machine(r.kind) is not None or get_probe(r.kind) is None
+        ]
+        if usable and len(on_engine) == len(requests):
             return await _engine.run_batch(
                 batch, requests, concurrency, on_result, get_machine, limiter
             )
+        if usable and on_engine and engine == "auto":
+            # A mixed batch (thousands of tcp_connect cells and a few TLS/DNS/NTP
+            # ones): each kind on the engine that suits it, side by side.
+            rest = [r for r in requests if get_machine(r.kind) is None and get_probe(r.kind)]
+            counts = await asyncio.gather(
+                _engine.run_batch(batch, on_engine, concurrency, on_result, get_machine, limiter),
+                run_batch(batch, rest, concurrency, on_result, limiter=limiter, engine="portable"),
+            )
+            return sum(counts)
         if engine == "epoll":
             raise ValueError("the epoll engine cannot run this batch here")
     fresh: Deque[ProbeRequest] = collections.deque(requests)

@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from . import tcp_connect
+from . import dns, https_endpoint, ntp, tcp_connect, tls
 from .base import WANT_READ, WANT_WRITE, Deadline, LoopSocketOps, Machine, ProbeFunc, SocketOps
 
-_REGISTRY: Dict[str, ProbeFunc] = {tcp_connect.KIND: tcp_connect.probe}
+_REGISTRY: Dict[str, ProbeFunc] = {
+    tcp_connect.KIND: tcp_connect.probe,
+    # application probes (coroutine only: the scheduler runs them on its portable path)
+    tls.KIND: tls.probe,
+    dns.KIND: dns.probe,
+    ntp.KIND: ntp.probe,
+    https_endpoint.KIND: https_endpoint.probe,
+}
 _MACHINES: Dict[str, Machine] = {
     tcp_connect.KIND: Machine(
         tcp_connect.start, tcp_connect.step, tcp_connect.expire, tcp_connect.cancel
