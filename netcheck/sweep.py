@@ -68,18 +68,25 @@ class SweepResult:
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
     bandwidth: tuple[BandwidthOutcome, ...] = ()  # the topology's bandwidth tests, in order
     readiness: ReadinessResult | None = None  # failback prerequisites, when checked
+    _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     @property
     def partial(self) -> bool:
         return self.interrupted or any(r.status is CellStatus.NOT_RUN for r in self.results)
 
     def verdicts(self) -> list[tuple[CellResult, CellVerdict]]:
-        topo = self.plan.topology
-        out = []
-        for r in self.results:
-            path = next((x for x in topo.paths if x.name == r.spec.path), None)
-            out.append((r, judge(r, path.expect if path else None, self.plan.settings.timeout_ms)))
-        return out
+        """Each cell judged against its rule and path (computed once: results are frozen)."""
+        if self._verdicts is None:
+            expects = {x.name: x.expect for x in self.plan.topology.paths}
+            timeout = self.plan.settings.timeout_ms
+            judged = [
+                (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout))
+                for r in self.results
+            ]
+            object.__setattr__(self, "_verdicts", judged)
+        return list(self._verdicts or ())
 
     @property
     def go(self) -> bool:
@@ -233,6 +240,19 @@ async def _run_sweep(
     interrupted = False
     gate = asyncio.Semaphore(host_concurrency)
 
+    # A transport marked `shared` (the local one) runs one agent for all its hosts.
+    shared_agents: dict[str, asyncio.Future[tuple[AgentClient, dict[str, float]]]] = {}
+
+    async def connect(host: Host, transport: Transport) -> tuple[AgentClient, dict[str, float]]:
+        t0 = time.perf_counter()
+        channel = await transport.start(host)
+        t1 = time.perf_counter()
+        client = await AgentClient.connect(host.name, channel)
+        timings = dict(getattr(channel, "timings", {}))
+        timings["start_s"] = t1 - t0
+        timings["ready_s"] = time.perf_counter() - t0
+        return client, timings
+
     async def start_agent(host: Host) -> None:
         transport = transports.get(host.agent.transport.value)
         async with gate:
@@ -241,13 +261,14 @@ async def _run_sweep(
                     raise TransportError(
                         host.name, f"no {host.agent.transport.value} transport configured"
                     )
-                t0 = time.perf_counter()
-                channel = await transport.start(host)
-                t1 = time.perf_counter()
-                client = await AgentClient.connect(host.name, channel)
-                timings = dict(getattr(channel, "timings", {}))
-                timings["start_s"] = t1 - t0
-                timings["ready_s"] = time.perf_counter() - t0
+                if getattr(transport, "shared", False):
+                    fut = shared_agents.get(transport.name)
+                    if fut is None:
+                        fut = asyncio.ensure_future(connect(host, transport))
+                        shared_agents[transport.name] = fut
+                    client, timings = await asyncio.shield(fut)
+                else:
+                    client, timings = await connect(host, transport)
             except TransportError as exc:
                 info = AgentInfo(host.name, host.agent.transport.value, False, exc.reason)
             else:
@@ -296,16 +317,10 @@ async def _run_sweep(
         state.results[result.spec.cell_id] = result
         obs.on_result(result)
 
-    async def probe_from(
-        source: str, specs: Sequence[ProbeSpec], proven: set[tuple[str, int]]
+    async def probe_with(
+        client: AgentClient, specs: Sequence[ProbeSpec], proven: set[tuple[str, int]]
     ) -> None:
-        info = state.agents.get(source)
-        client = clients.get(source)
-        if client is None:
-            reason = f"agent unavailable on {source}: {info.reason if info else 'not started'}"
-            for s in specs:
-                record(CellResult(s, CellStatus.AGENT_UNAVAILABLE, reason=reason))
-            return
+        """One batch on one agent; for a shared agent, the cells of several source hosts."""
         st = plan.settings
         requests = [
             p.ProbeRequest(
@@ -332,14 +347,25 @@ async def _run_sweep(
                         )
                     )
         except AgentLost as exc:
-            state.agents[source] = _lost(state.agents[source], exc.reason)
+            for source in sorted({s.source_host for s in specs}):
+                state.agents[source] = _lost(state.agents[source], exc.reason)
             for s in specs:
                 if s.cell_id not in state.results:
-                    record(
-                        CellResult(
-                            s, CellStatus.AGENT_LOST, reason=f"agent lost on {source}: {exc.reason}"
-                        )
-                    )
+                    why = f"agent lost on {s.source_host}: {exc.reason}"
+                    record(CellResult(s, CellStatus.AGENT_LOST, reason=why))
+
+    async def probe_all(proven: set[tuple[str, int]]) -> None:
+        per_agent: dict[int, tuple[AgentClient, list[ProbeSpec]]] = {}
+        for source, specs in by_source.items():
+            client = clients.get(source)
+            if client is None:
+                info = state.agents.get(source)
+                reason = f"agent unavailable on {source}: {info.reason if info else 'not started'}"
+                for s in specs:
+                    record(CellResult(s, CellStatus.AGENT_UNAVAILABLE, reason=reason))
+                continue
+            per_agent.setdefault(id(client), (client, []))[1].extend(specs)
+        await asyncio.gather(*(probe_with(c, specs, proven) for c, specs in per_agent.values()))
 
     host_facts: dict[str, p.Facts] = {}
     facts_status: dict[str, LiveStatus] = {}
@@ -377,7 +403,7 @@ async def _run_sweep(
             await asyncio.gather(*(read_host_facts(h) for h in topo.hosts_with(Role.MASTER_TARGET)))
             phase("facts_s")
         proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
-        await asyncio.gather(*(probe_from(src, specs, proven) for src, specs in by_source.items()))
+        await probe_all(proven)
         phase("probes_s")
         if topo.bandwidth:
             # After the probes, one path at a time (see netcheck.bandwidth.run); responders
@@ -456,14 +482,7 @@ async def _stop_responders(clients: Mapping[str, AgentClient], ids: dict[str, st
     )
 
 
-async def _teardown(clients: Mapping[str, AgentClient], responder_ids: Mapping[str, str]) -> None:
-    async def one(host: str, client: AgentClient) -> None:
-        rid = responder_ids.get(host)
-        if rid is not None:
-            try:
-                await client.stop_responders(rid)
-            except Exception as exc:
-                log.debug("[host=%s] stopping responders: %r", host, exc)
-        await client.close()
-
-    await asyncio.gather(*(one(h, c) for h, c in clients.items()), return_exceptions=True)
+async def _teardown(clients: Mapping[str, AgentClient], responder_ids: dict[str, str]) -> None:
+    await _stop_responders(clients, responder_ids)
+    unique = {id(c): c for c in clients.values()}  # a shared agent serves several hosts
+    await asyncio.gather(*(c.close() for c in unique.values()), return_exceptions=True)

@@ -49,7 +49,12 @@ class _LocalChannel:
 
 
 class LocalTransport:
+    """Every `local` host is this machine, so one in-process agent serves them all
+    (`shared`): the sweep starts it once and sends it one batch with the cells of
+    every local source host, each bound to its own source address."""
+
     name = "local"
+    shared = True
 
     async def start(self, host: Host) -> AgentChannel:
         return _LocalChannel(host.name)
