@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from netcheck.appplan import ENDPOINT_NIC, Params, app_probe, endpoint_names, endpoint_params
 from netcheck.catalog import AZURE_ENDPOINTS, Catalog, Evidence, Rule, Scope, load_catalog
 from netcheck.errors import ConfigError, Location
 from netcheck.topology.model import Host, Role, SweepSettings, Topology
@@ -19,8 +20,9 @@ __all__ = ["NO_MATCHING_HOSTS", "Plan", "ProbeSpec", "Skipped", "build_plan"]
 
 NO_MATCHING_HOSTS = "no matching source and destination hosts in the topology"
 
-# Probe kinds the agent has today; cells whose protocol has none are listed as skipped.
-_PROBE_KIND = {"tcp": "tcp_connect"}
+# Cells that only need a TCP connect; every other kind probes a real service as it is
+# (TLS, DNS, NTP, Azure endpoints: netcheck.appplan), so no responder is opened for them.
+CONNECT_KIND = "tcp_connect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class ProbeSpec:
     expect_reachable: bool
     path: str | None  # the declared path the flow should cross, None within a site
     kind: str
+    params: Params = ()  # inputs of application probes (SNI, DNS name, proxy, resolver)
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -50,6 +53,11 @@ class ProbeSpec:
     @property
     def rule_id(self) -> str:
         return self.rule_ids[0]
+
+    @property
+    def is_endpoint(self) -> bool:
+        """The destination is an Azure endpoint name, not a host of the topology."""
+        return self.kind == "https_endpoint"
 
     @property
     def column(self) -> str:
@@ -101,7 +109,7 @@ class Plan:
         for s in self.specs:
             key = (s.dest_address, s.port)
             lst = out.setdefault(s.dest_host, [])
-            if s.proto == "tcp" and key not in lst:
+            if s.proto == "tcp" and s.kind == CONNECT_KIND and key not in lst:
                 lst.append(key)
         return out
 
@@ -188,20 +196,22 @@ def build_plan(
     for rule in rules:
         if rule.id in topo.disabled_rules or (only and rule.id not in only):
             continue
-        if AZURE_ENDPOINTS in rule.targets:
-            skipped.append(Skipped(rule.id, "Azure endpoint checks are not probed by this version"))
-            continue
-        kind = _PROBE_KIND.get(rule.proto)
-        if kind is None:
-            skipped.append(Skipped(rule.id, f"no {rule.proto.upper()} probe in this version"))
-            continue
         documented, probed = rule.port_for(topo.ports)
+        if AZURE_ENDPOINTS in rule.targets:
+            _plan_endpoints(rule, topo, catalog, index, probed, specs, skipped)
+            continue
         matched = False
         for src in index.sources(rule):
             for dst in index.destinations(rule, src):
                 if not _applies(rule, src, dst):
                     continue
                 matched = True
+                probe = app_probe(rule, dst, documented, topo)
+                if probe is None:
+                    skipped.append(
+                        Skipped(rule.id, f"no {rule.proto.upper()} probe for port {documented}")
+                    )
+                    continue
                 if not src.agent.runs:
                     skipped.append(
                         Skipped(rule.id, f"no agent on {src.name} (agent: none)", src.name)
@@ -231,7 +241,8 @@ def build_plan(
                     evidence=rule.evidence,
                     expect_reachable=rule.expect_reachable,
                     path=path.name if path else None,
-                    kind=kind,
+                    kind=probe[0],
+                    params=probe[1],
                 )
         if not matched:
             skipped.append(
@@ -244,6 +255,55 @@ def build_plan(
         skipped=_dedupe(skipped),
         settings=settings or topo.sweep,
     )
+
+
+def _plan_endpoints(
+    rule: Rule,
+    topo: Topology,
+    catalog: Catalog,
+    index: _HostIndex,
+    port: int,
+    specs: dict[tuple[str, str, str, str, int], ProbeSpec],
+    skipped: list[Skipped],
+) -> None:
+    """One `https_endpoint` cell per source host and concrete endpoint name."""
+    names, why = endpoint_names(topo, catalog)
+    skipped.extend(Skipped(rule.id, reason) for reason in why)
+    sources = index.sources(rule)
+    if not sources:
+        skipped.append(Skipped(rule.id, NO_MATCHING_HOSTS))
+        return
+    for src in sources:
+        if not names:
+            break
+        if not src.agent.runs:
+            skipped.append(Skipped(rule.id, f"no agent on {src.name} (agent: none)", src.name))
+            continue
+        nic = src.nic_facing(src.site)
+        params = endpoint_params(topo, src)
+        for name in names:
+            key = (src.name, nic.name, name, rule.proto, port)
+            if key in specs:
+                specs[key] = _merge(specs[key], rule)
+                continue
+            specs[key] = ProbeSpec(
+                cell_id=f"{src.name}/{nic.name}>{name}/{ENDPOINT_NIC}:{rule.proto}/{port}",
+                source_host=src.name,
+                source_nic=nic.name,
+                source_address=str(nic.address),
+                dest_host=name,
+                dest_nic=ENDPOINT_NIC,
+                dest_address=name,
+                proto=rule.proto,
+                port=port,
+                documented_port=rule.port_for(topo.ports)[0],
+                rule_ids=(rule.id,),
+                evidence=rule.evidence,
+                expect_reachable=rule.expect_reachable,
+                path=None,
+                kind="https_endpoint",
+                params=params,
+            )
 
 
 def _merge(spec: ProbeSpec, rule: Rule) -> ProbeSpec:

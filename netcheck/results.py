@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 from netcheck.plan import ProbeSpec
 
-__all__ = ["AgentInfo", "CellResult", "CellStatus", "Outcome", "Sample"]
+__all__ = ["AgentInfo", "CellResult", "CellStatus", "FactValue", "Outcome", "Sample"]
+
+#: A value an application probe reports (TLS version, days to expiry, DNS answers, ...).
+FactValue = str | int | float | bool | list[str] | None
 
 
 class Outcome(enum.Enum):
@@ -39,6 +42,7 @@ class Sample:
     detail: str = ""
     proven: bool = False  # our responder answered the per-sweep challenge
     t: float = 0.0
+    facts: dict[str, FactValue] | None = None  # what an application probe learned
 
     def __post_init__(self) -> None:
         if self.rtt_us is not None and self.rtt_us < 0:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from netcheck.appverdict import AppVerdict, judge_app
 from netcheck.plan import ProbeSpec
 from netcheck.results import CellResult, CellStatus, Outcome, Sample
 from netcheck.topology.model import PathExpect
@@ -72,6 +73,7 @@ class CellVerdict:
     passed: bool
     reason: str
     stats: CellStats
+    app: AppVerdict | None = None  # what a TLS/DNS/NTP/endpoint probe's facts say
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -217,8 +219,11 @@ def judge(
             f"{spec.dest_host}:{spec.port} is reachable from {spec.source_host} but must not be",
             stats,
         )
+    app = judge_app(spec, result.samples) if spec.kind != "tcp_connect" else None
+    if app is not None and app.failed:  # its reason says more than the transport's
+        return CellVerdict(verdict, False, app.reason, stats, app)
     if verdict is not Verdict.OPEN:
-        return CellVerdict(verdict, False, _explain(verdict, witness, spec, timeout_ms), stats)
+        return CellVerdict(verdict, False, _explain(verdict, witness, spec, timeout_ms), stats, app)
     problems = []
     max_loss = expect.max_loss_pct if expect and expect.max_loss_pct is not None else None
     if max_loss is not None and stats.loss_pct > max_loss:
@@ -230,6 +235,8 @@ def judge(
             f"median RTT {stats.rtt.p50:.1f} ms exceeds {spec.path}'s max_rtt_ms {expect.max_rtt_ms:g}"
         )
     if problems:
-        return CellVerdict(verdict, False, "; ".join(problems), stats)
-    note = f"{stats.loss_pct:.0f}% of attempts failed" if stats.loss_pct > 0 else ""
-    return CellVerdict(verdict, True, note, stats)
+        return CellVerdict(verdict, False, "; ".join(problems), stats, app)
+    notes = [f"{stats.loss_pct:.0f}% of attempts failed"] if stats.loss_pct > 0 else []
+    if app is not None and app.level == "warn":
+        notes.append(app.reason)
+    return CellVerdict(verdict, True, "; ".join(notes), stats, app)

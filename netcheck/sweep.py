@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from netcheck_agent import protocol as p
 
 from netcheck.agentclient import AgentClient
+from netcheck.appplan import attempt_timeout_ms
 from netcheck.bandwidth import (
     BandwidthOutcome,
     BandwidthStatus,
@@ -141,6 +142,7 @@ def _sample(s: p.Sample) -> Sample:
         detail=s.detail,
         proven=s.proven,
         t=s.t,
+        facts=s.facts,
     )
 
 
@@ -331,8 +333,9 @@ async def _run_sweep(
                 src=s.source_address,
                 samples=st.samples,
                 interval_ms=st.interval_ms,
-                timeout_ms=st.timeout_ms,
+                timeout_ms=attempt_timeout_ms(s.kind, st.timeout_ms),
                 nonce=nonce if (s.dest_address, s.port) in proven else None,
+                params=dict(s.params) if s.params else None,
             )
             for s in specs
         ]

@@ -288,6 +288,7 @@ def _sample(d: dict[str, Any]) -> Sample:
         detail=d.get("detail", ""),
         proven=bool(d.get("proven", False)),
         t=float(d.get("t", 0.0)),
+        facts=d.get("facts"),
     )
 
 

@@ -40,7 +40,7 @@ def topology_digest(text: str) -> str:
 
 
 def sample_to_dict(s: Sample) -> dict[str, Any]:
-    return {
+    d: dict[str, Any] = {
         "outcome": s.outcome.value,
         "rtt_us": s.rtt_us,
         "rtt_source": s.rtt_source,
@@ -49,6 +49,9 @@ def sample_to_dict(s: Sample) -> dict[str, Any]:
         "proven": s.proven,
         "t": s.t,
     }
+    if s.facts is not None:  # application probes (TLS, DNS, NTP, Azure endpoints)
+        d["facts"] = s.facts
+    return d
 
 
 def _json(value: Any) -> str:

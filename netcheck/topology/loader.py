@@ -37,6 +37,7 @@ from netcheck.topology.model import (
     Transport,
     UserRule,
 )
+from netcheck.topology.services import AzureSettings, parse_azure, parse_dns_query, parse_tls_hint
 from netcheck.yamlsource import Node, load_yaml_file, load_yaml_text
 
 __all__ = ["load_topology", "load_topology_text", "parse_topology"]
@@ -58,6 +59,7 @@ _TOP_KEYS = frozenset(
         "demo",
         "failback",
         "bandwidth",
+        "azure",
     }
 )
 _ROLE_NAMES = {r.value: r for r in Role}
@@ -200,7 +202,9 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
     )
 
 
-_HOST_KEYS = frozenset({"site", "roles", "nics", "address", "agent", "groups", "os", "inventory"})
+_HOST_KEYS = frozenset(
+    {"site", "roles", "nics", "address", "agent", "groups", "os", "inventory", "tls", "dns"}
+)
 
 
 def _address_nodes(host: dict[str, Node]) -> list[Node]:
@@ -266,6 +270,8 @@ def _parse_host(
     inventory = HostInventory()
     if "inventory" in m:  # netcheck.topology.inventory: keys depend on the roles
         inventory = parse_inventory(m["inventory"], tuple(r.value for r in roles))
+    if "dns" in m and Role.DNS_SERVER not in roles:
+        m["dns"].fail("'dns:' names the query of a resolver; this host has no dns_server role")
     return Host(
         name=name,
         site=site_name,
@@ -275,6 +281,8 @@ def _parse_host(
         groups=groups,
         os=os_name,
         inventory=inventory,
+        tls=parse_tls_hint(m["tls"]) if "tls" in m else None,
+        dns_query=parse_dns_query(m["dns"]) if "dns" in m else None,
     )
 
 
@@ -433,6 +441,8 @@ def parse_topology(root: Node) -> Topology:
     sweep = errors.run(lambda: _parse_sweep(top["sweep"])) if "sweep" in top else None
     silent = errors.run(lambda: _parse_demo(top["demo"], hosts)) if "demo" in top else None
     failback = errors.run(lambda: parse_failback(top["failback"])) if "failback" in top else None
+    resolvers = {h.name for h in hosts if Role.DNS_SERVER in h.roles}
+    azure = errors.run(lambda: parse_azure(top["azure"], resolvers)) if "azure" in top else None
     agents = {h.name: (h.agent.runs, h.agent.transport.value) for h in hosts}
     bandwidth = (
         errors.run(lambda: parse_bandwidth(top["bandwidth"], agents)) if "bandwidth" in top else ()
@@ -464,6 +474,7 @@ def parse_topology(root: Node) -> Topology:
         demo_silent_ports=silent or (),
         failback=failback or FailbackSettings(),
         bandwidth=bandwidth or (),
+        azure=azure or AzureSettings(),
     )
     return topo
 

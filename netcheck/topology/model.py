@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from netcheck.topology.bandwidth import BandwidthCheck
 from netcheck.topology.inventory import FailbackSettings, HostInventory
+from netcheck.topology.services import AzureSettings, TlsHint
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -148,6 +149,8 @@ class Host:
     inventory: HostInventory = field(
         default_factory=HostInventory
     )  # declared facts for the readiness checks
+    tls: TlsHint | None = None  # real HTTPS services: probe their ports with a TLS handshake
+    dns_query: str | None = None  # a dns_server's `dns: {query: NAME}`
 
     def __post_init__(self) -> None:
         if not self.nics:
@@ -245,6 +248,9 @@ class Topology:
         default_factory=FailbackSettings
     )  # replication groups -> MT, policy
     bandwidth: tuple[BandwidthCheck, ...] = ()  # throughput tests a sweep runs after the probes
+    azure: AzureSettings = field(
+        default_factory=AzureSettings
+    )  # endpoints, proxy, resolver for the Azure URL checks
     _host_index: dict[str, Host] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -252,6 +258,10 @@ class Topology:
 
     def host(self, name: str) -> Host:
         return self._host_index[name]
+
+    def find_host(self, name: str) -> Host | None:
+        """The host called `name`, or None (a cell's destination may be an Azure endpoint)."""
+        return self._host_index.get(name)
 
     def site(self, name: str) -> Site:
         for s in self.sites:

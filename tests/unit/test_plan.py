@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import Evidence, load_catalog
 from netcheck.errors import ConfigError, Location
 from netcheck.plan import NO_MATCHING_HOSTS, Plan, ProbeSpec, Skipped, build_plan
@@ -106,10 +107,12 @@ def test_cells_of_the_site(site_plan: Plan) -> None:
         | {("cs01", "src-win", 445), ("cs01", "src-win", 135), ("cs01", "src-lnx", 22)}
         | {("ps-azure", "cs01", 443), ("ps-azure", "mt01", 9443), ("mt01", "cs01", 443)}
         | {("mt01", "vcenter", 443)}  # mt-to-vcenter
-        | {("cs01", "dns01", 53), ("ps-azure", "dns01", 53)}  # dns-tcp
+        | {("cs01", "dns01", 53), ("ps-azure", "dns01", 53)}  # dns-udp and dns-tcp
+        | {("cs01", "dns01", 123), ("ps-azure", "dns01", 123)}  # ntp
     )
     assert got == expected
-    assert len(site_plan.specs) == len(expected)  # one spec per cell, no duplicates
+    # one spec per cell, no duplicates: DNS is one UDP and one TCP cell per resolver
+    assert len(site_plan.specs) == len(expected) + 2
 
 
 def test_cell_fields(site_plan: Plan) -> None:
@@ -268,7 +271,7 @@ def test_user_rule_between_named_hosts() -> None:
 
 def test_disable_rules() -> None:
     plan = plan_of(SITE + "disable_rules: [vm-to-vm-consistency, dns-tcp]\n")
-    assert all(s.port not in (20004, 53) for s in plan.specs)
+    assert all(s.port != 20004 and (s.proto, s.port) != ("tcp", 53) for s in plan.specs)
     assert not {"vm-to-vm-consistency", "dns-tcp"} & {r for s in plan.specs for r in s.rule_ids}
     # disabled is not "skipped": the user chose it
     assert not {"vm-to-vm-consistency", "dns-tcp"} & {s.rule_id for s in plan.skipped}
@@ -319,15 +322,13 @@ def test_first_declared_path_wins() -> None:
     assert cell(plan_of(text), "vm1", "cs01", 443).path == "er"
 
 
-def test_udp_and_azure_endpoint_rules_are_skipped_with_a_reason(site_plan: Plan) -> None:
+def test_udp_rules_are_probed_and_azure_endpoints_need_an_azure_section(site_plan: Plan) -> None:
     sk = skipped(site_plan)
-    assert sk[("ntp", None)] == "no UDP probe in this version"
-    assert sk[("dns-udp", None)] == "no UDP probe in this version"
-    assert sk[("cs-to-azure-https", None)] == "Azure endpoint checks are not probed by this version"
-    assert (
-        sk[("ps-to-azure-storage", None)] == "Azure endpoint checks are not probed by this version"
-    )
-    assert all(s.proto == "tcp" for s in site_plan.specs)
+    assert ("ntp", None) not in sk and ("dns-udp", None) not in sk
+    assert sk[("cs-to-azure-https", None)] == AZURE_NOT_DECLARED
+    assert sk[("ps-to-azure-storage", None)] == AZURE_NOT_DECLARED
+    kinds = {(s.rule_id, s.proto, s.kind) for s in site_plan.specs if s.dest_host == "dns01"}
+    assert kinds == {("ntp", "udp", "ntp"), ("dns-udp", "udp", "dns"), ("dns-tcp", "tcp", "dns")}
 
 
 def test_rules_without_hosts_are_skipped_with_a_reason() -> None:
@@ -336,8 +337,7 @@ def test_rules_without_hosts_are_skipped_with_a_reason() -> None:
     )
     plan = plan_of(text)
     assert skipped(plan)[("dns-tcp", None)] == NO_MATCHING_HOSTS
-    # UDP is reported as such, whatever the hosts
-    assert skipped(plan)[("ntp", None)] == "no UDP probe in this version"
+    assert skipped(plan)[("ntp", None)] == NO_MATCHING_HOSTS
 
 
 def test_every_catalog_rule_is_either_planned_or_skipped(site_plan: Plan) -> None:

@@ -18,6 +18,7 @@ from reportkit import (
     spec_of,
 )
 
+from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
 from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
 from netcheck.report.plan_report import plan_to_dict, render_plan_table
@@ -275,7 +276,7 @@ def test_agents_responders_skipped() -> None:
     ]
     assert doc["skipped"][0] == {
         "rule_id": "cs-to-azure-https",
-        "reason": "Azure endpoint checks are not probed by this version",
+        "reason": AZURE_NOT_DECLARED,
         "source_host": None,
     }
     assert {s["rule_id"] for s in doc["skipped"]} == {s.rule_id for s in report_plan().skipped}
@@ -338,7 +339,7 @@ def test_plan_table() -> None:
     ]
     remapped = next(ln for ln in lines if ln.startswith("mt01"))
     assert "tcp/10443 (doc 443)" in remapped
-    assert "  - ntp: no UDP probe in this version" in lines
+    assert f"  - cs-to-azure-https: {AZURE_NOT_DECLARED}" in lines
 
 
 # --- docs/report-json.md documents exactly these fields --------------------------------

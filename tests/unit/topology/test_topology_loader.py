@@ -50,7 +50,7 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         20,
         1,
         "colour",
-        "unknown key 'colour'; expected one of: bandwidth, defaults, demo, disable_rules, "
+        "unknown key 'colour'; expected one of: azure, bandwidth, defaults, demo, disable_rules, "
         "failback, hosts, "
         "name, paths, ports, rules, sites, sweep, version",
     ),
@@ -58,8 +58,8 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         15,
         5,
         "hosts.cs01.adress",
-        "unknown key 'adress'; expected one of: address, agent, groups, inventory, nics, os, "
-        "roles, site",
+        "unknown key 'adress'; expected one of: address, agent, dns, groups, inventory, nics, "
+        "os, roles, site, tls",
     ),
     "unknown-nic-key.yaml": (
         16,

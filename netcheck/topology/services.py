@@ -1,0 +1,191 @@
+"""What the application probes need to know from the topology: the `azure:` section
+and the per-host service hints (`tls:`, `dns:`). Values and their parsers.
+
+```yaml
+azure:                          # optional; without it the Azure endpoint rules are not probed
+  cloud: public                 # public | government: which catalog list applies
+  storage_account: contosocache # the cache storage account → contosocache.blob.core.windows.net
+  endpoints:                    # concrete names; replaces the catalog's list when given
+    - contosovault.backup.windowsazure.com
+  proxy: http://198.18.2.5:3128 # the unauthenticated HTTP proxy the servers use (CONNECT)
+  resolver: dns01               # a dns_server host, IP[:PORT], or "system" (the host's own)
+hosts:
+  ps-azure:
+    tls: true                   # 443 / vCenter / replication-data cells get a TLS handshake
+  cs01:
+    tls: {ports: [443], sni: cs01.contoso.local, http: true}
+  dns01:
+    roles: [dns_server]
+    dns: {query: contosocache.blob.core.windows.net}   # the name the DNS probes ask for
+```
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from netcheck.yamlsource import Node
+
+__all__ = [
+    "AzureSettings",
+    "TlsHint",
+    "parse_azure",
+    "parse_dns_query",
+    "parse_tls_hint",
+    "valid_hostname",
+]
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
+CLOUDS = ("public", "government")
+
+
+def valid_hostname(name: str) -> bool:
+    """A DNS host name (letters, digits, hyphens; dot-separated labels; no wildcard)."""
+    text = name.rstrip(".")
+    return 0 < len(text) <= 253 and all(_LABEL.match(x) for x in text.split("."))
+
+
+@dataclass(frozen=True, slots=True)
+class TlsHint:
+    """A host whose HTTPS ports run a real service: probe them with a TLS handshake."""
+
+    ports: tuple[int, ...] | None = None  # None: 443, the vCenter and the replication-data port
+    sni: str | None = None
+    http: bool | None = None  # None: `GET /` only on a process server's data port
+
+
+@dataclass(frozen=True, slots=True)
+class AzureSettings:
+    declared: bool = False
+    cloud: str = "public"
+    endpoints: tuple[str, ...] | None = None  # replaces the catalog's list when given
+    storage_account: str | None = None
+    proxy: tuple[str, int] | None = None  # (host, port) of an HTTP proxy
+    resolver: str | None = None  # "system", "IP", "IP:PORT", or a dns_server host name
+
+    @property
+    def proxy_text(self) -> str | None:
+        if self.proxy is None:
+            return None
+        host, port = self.proxy
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_tls_hint(node: Node) -> TlsHint | None:
+    """`tls: true | false | {ports: [...], sni: NAME, http: BOOL}`."""
+    if isinstance(node.value, bool):
+        return TlsHint() if node.value else None
+    m = node.as_mapping({"ports", "sni", "http"})
+    ports = None
+    if "ports" in m:
+        ports = tuple(p.as_int(lo=1, hi=65535) for p in m["ports"].as_list())
+        if not ports:
+            m["ports"].fail("give at least one port, or leave 'ports' out for the HTTPS ports")
+    sni = None
+    if "sni" in m:
+        sni = m["sni"].as_str()
+        if not valid_hostname(sni):
+            m["sni"].fail(f"{sni!r} is not a host name (SNI carries a name, not an address)")
+    return TlsHint(ports=ports, sni=sni, http=m["http"].as_bool() if "http" in m else None)
+
+
+def parse_dns_query(node: Node) -> str:
+    """`dns: {query: NAME}` of a dns_server host."""
+    m = node.as_mapping({"query"})
+    if "query" not in m:
+        node.fail("give 'query': the name the DNS probes ask this resolver for")
+    name = m["query"].as_str()
+    if not valid_hostname(name):
+        m["query"].fail(f"{name!r} is not a host name")
+    return name
+
+
+def _proxy(node: Node) -> tuple[str, int]:
+    text = node.as_str().strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        node.fail(f"{text!r}: expected http://HOST:PORT")
+    if scheme.lower() != "http":
+        node.fail(f"{text!r}: only an http:// proxy (CONNECT) is supported")
+    rest = rest.rstrip("/")
+    if "@" in rest:
+        node.fail(
+            "credentials in the proxy URL: ASR classic does not support an authenticating "
+            "proxy, and netcheck sends none; give http://HOST:PORT"
+        )
+    if rest.startswith("["):
+        host, _, port_text = rest[1:].partition("]")
+        port_text = port_text[1:] if port_text.startswith(":") else ""
+    else:
+        host, _, port_text = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        node.fail(f"{text!r}: give the proxy's port, e.g. http://{host or 'HOST'}:3128")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not valid_hostname(host):
+            node.fail(f"{text!r}: {host!r} is neither an IP address nor a host name")
+    return host, int(port_text)
+
+
+def _resolver(node: Node, dns_hosts: set[str]) -> str:
+    text = node.as_str().strip()
+    if text == "system" or text in dns_hosts:
+        return text
+    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        hosts = ", ".join(sorted(dns_hosts)) or "none declared"
+        node.fail(
+            f"resolver {text!r}: expected a dns_server host ({hosts}), an IP address "
+            "(optionally :PORT), or 'system'"
+        )
+    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
+        node.fail(f"resolver {text!r}: bad port")
+    return text
+
+
+def parse_azure(node: Node, dns_hosts: set[str]) -> AzureSettings:
+    m = node.as_mapping({"cloud", "endpoints", "storage_account", "proxy", "resolver"})
+    cloud = m["cloud"].as_str() if "cloud" in m else "public"
+    if cloud not in CLOUDS:
+        m["cloud"].fail(f"unknown cloud {cloud!r}; expected public or government")
+    endpoints = None
+    if "endpoints" in m:
+        names = []
+        for item in m["endpoints"].as_list():
+            name = item.as_str().strip().lower()
+            if name.startswith("*."):
+                item.fail(
+                    f"{name!r} is a wildcard: give the concrete host name your vault or "
+                    f"storage account uses, e.g. {'contoso' + name[1:]}"
+                )
+            if not valid_hostname(name):
+                item.fail(f"{name!r} is not a host name")
+            if name not in names:
+                names.append(name)
+        if not names:
+            m["endpoints"].fail("give at least one endpoint, or leave 'endpoints' out")
+        endpoints = tuple(names)
+    account = None
+    if "storage_account" in m:
+        account = m["storage_account"].as_str()
+        if not _ACCOUNT.match(account):
+            m["storage_account"].fail(
+                f"{account!r} is not a storage account name (3-24 lower-case letters and digits)"
+            )
+    return AzureSettings(
+        declared=True,
+        cloud=cloud,
+        endpoints=endpoints,
+        storage_account=account,
+        proxy=_proxy(m["proxy"]) if "proxy" in m else None,
+        resolver=_resolver(m["resolver"], dns_hosts) if "resolver" in m else None,
+    )
