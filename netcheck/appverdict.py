@@ -381,8 +381,9 @@ def _dns(spec: ProbeSpec, w: Sample) -> AppVerdict | None:
 def _fmt_offset(seconds: float) -> str:
     sign = "+" if seconds >= 0 else "-"
     s = abs(seconds)
-    if s >= 60:
-        return f"{sign}{int(s // 60)}m{int(s % 60):02d}s"
+    if s >= 59.5:
+        whole = round(s)
+        return f"{sign}{whole // 60}m{whole % 60:02d}s"
     if s >= 1:
         return f"{sign}{s:.1f}s"
     return f"{sign}{s * 1000:.0f}ms"

@@ -107,9 +107,11 @@ class Plan:
         """Per destination host: the (address, port) pairs the sweep will probe (TCP)."""
         out: dict[str, list[tuple[str, int]]] = {}
         for s in self.specs:
+            if s.proto != "tcp" or s.kind != CONNECT_KIND:
+                continue  # application probes talk to the real service
             key = (s.dest_address, s.port)
             lst = out.setdefault(s.dest_host, [])
-            if s.proto == "tcp" and s.kind == CONNECT_KIND and key not in lst:
+            if key not in lst:
                 lst.append(key)
         return out
 

@@ -115,7 +115,8 @@ def _script_json(obj: object) -> str:
 
 def _column_key(sweep: SweepResult, r: CellResult) -> tuple[str, str, int]:
     s = r.spec
-    multi = len(sweep.plan.topology.host(s.dest_host).nics) > 1
+    dest = sweep.plan.topology.find_host(s.dest_host)  # None: an Azure endpoint
+    multi = dest is not None and len(dest.nics) > 1
     return (s.dest_host, s.dest_nic if multi else "", s.port)
 
 

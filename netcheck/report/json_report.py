@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from netcheck.report.app_report import app_to_dict
 from netcheck.report.bandwidth_report import outcome_to_dict
 from netcheck.report.readiness_report import readiness_to_dict
 from netcheck.results import CellResult
@@ -78,9 +79,11 @@ def cell_to_dict(sweep: SweepResult, result: CellResult, verdict: CellVerdict) -
                 "detail": s.detail,
                 "proven": s.proven,
                 "t": s.t,
+                "facts": s.facts,
             }
             for s in result.samples
         ],
+        "app": app_to_dict(verdict.app),
     }
 
 

@@ -27,7 +27,8 @@ def _cell_word(v: CellVerdict, expect_reachable: bool) -> str:
 
 def _column(sweep: SweepResult, r: CellResult) -> str:
     s = r.spec
-    multi_nic = len(sweep.plan.topology.host(s.dest_host).nics) > 1
+    dest = sweep.plan.topology.find_host(s.dest_host)  # None: an Azure endpoint
+    multi_nic = dest is not None and len(dest.nics) > 1
     host = f"{s.dest_host}/{s.dest_nic}" if multi_nic else s.dest_host
     return f"{host}:{s.port}" + ("*" if s.port != s.documented_port else "")
 

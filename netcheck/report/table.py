@@ -10,6 +10,7 @@ from tabulate import tabulate
 from netcheck.catalog import Evidence
 from netcheck.plan import NO_MATCHING_HOSTS, Plan
 from netcheck.readiness import Verdict as ReadinessVerdict
+from netcheck.report.app_report import app_lines, cell_word
 from netcheck.report.bandwidth_report import bandwidth_lines
 from netcheck.report.readiness_report import readiness_lines
 from netcheck.results import CellResult, CellStatus
@@ -45,6 +46,8 @@ def cell_text(v: CellVerdict, expect_reachable: bool = True) -> str:
     rtt = _ms(v.stats.rtt.p50) if v.stats.rtt else ""
     if v.verdict is Verdict.OPEN and not expect_reachable:
         return "OPEN!"
+    if v.app is not None and (v.app.failed or v.verdict is Verdict.OPEN):
+        return cell_word(v.app, v.passed)  # 'ok TLS1.3 364d', 'CERT EXPIRED', 'SKEW +20m00s'
     if v.verdict is Verdict.OPEN:
         loss = f" {v.stats.loss_pct:.0f}%loss" if v.stats.loss_pct > 0 else ""
         word = "ok" if v.passed else "SLOW"  # open, but beyond the path's RTT or loss budget
@@ -56,9 +59,11 @@ def cell_text(v: CellVerdict, expect_reachable: bool = True) -> str:
 
 def _column(sweep: SweepResult, r: CellResult) -> str:
     s = r.spec
-    multi_nic = len(sweep.plan.topology.host(s.dest_host).nics) > 1
+    dest = sweep.plan.topology.find_host(s.dest_host)  # None: an Azure endpoint
+    multi_nic = dest is not None and len(dest.nics) > 1
     host = f"{s.dest_host}/{s.dest_nic}" if multi_nic else s.dest_host
-    return f"{host}:{s.port}" + ("*" if s.port != s.documented_port else "")
+    proto = "udp/" if s.proto == "udp" else ""
+    return f"{host}:{proto}{s.port}" + ("*" if s.port != s.documented_port else "")
 
 
 def _matrix(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> str:
@@ -124,8 +129,15 @@ def _failures(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) ->
             else:
                 flows = f", flows {', '.join(map(str, rule.flows))}" if rule.flows else ""
                 out.append(f"     rule: {s.rule_id} ({rule.evidence.value}{flows}; {rule.phase})")
-            out.append(f"     fix:  {rule.hint}")
-            out.append(f"     doc:  {rule.doc}")
+            if v.app is not None and v.app.failed:
+                out.append(f"     fix:  {v.app.hint}")
+                out.append(f"     doc:  {v.app.doc}")
+                codes = v.app.error_codes or rule.errors
+                if codes:
+                    out.append(f"     errors: {', '.join(codes)}")
+            else:
+                out.append(f"     fix:  {rule.hint}")
+                out.append(f"     doc:  {rule.doc}")
     return out
 
 
@@ -193,6 +205,7 @@ def render_table(sweep: SweepResult) -> str:
         what = "agent lost" if a.lost else "agent unavailable"
         lines.append(f"{what} on {a.host} ({a.transport}): {a.reason}")
     lines += bandwidth_lines(sweep.bandwidth_verdicts())
+    lines += app_lines(rows)
     fail_lines = _failures(sweep, rows)
     if fail_lines:
         lines += ["", *fail_lines]

@@ -48,6 +48,14 @@ def valid_hostname(name: str) -> bool:
     return 0 < len(text) <= 253 and all(_LABEL.match(x) for x in text.split("."))
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class TlsHint:
     """A host whose HTTPS ports run a real service: probe them with a TLS handshake."""
@@ -87,7 +95,7 @@ def parse_tls_hint(node: Node) -> TlsHint | None:
     sni = None
     if "sni" in m:
         sni = m["sni"].as_str()
-        if not valid_hostname(sni):
+        if _is_ip(sni) or not valid_hostname(sni):
             m["sni"].fail(f"{sni!r} is not a host name (SNI carries a name, not an address)")
     return TlsHint(ports=ports, sni=sni, http=m["http"].as_bool() if "http" in m else None)
 

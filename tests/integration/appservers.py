@@ -1,7 +1,7 @@
 """Local stand-ins for the services the application probes talk to, on 127.77.x.y only.
 
-- a TLS server (certificate from the ``openssl`` CLI, or built with
-  ``cryptography`` when its dates must lie in the past) answering ``GET /``
+- a TLS server (certificates from the ``openssl`` CLI, backdated ones through
+  ``openssl ca``) answering ``GET /``
   with a chosen status — 400 Bad Request like an ASR process server on 9443;
 - a DNS responder on UDP and TCP answering a fixed table of names (written
   here from RFC 1035, independently of the agent's own ``dnswire``);
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import secrets
 import socket
 import ssl
 import struct
@@ -52,7 +53,7 @@ def openssl_self_signed(tmp: Path, cn: str, san: str, days: int = 365) -> tuple[
         [
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
             "-keyout", str(key), "-out", str(cert), "-days", str(days),
-            "-subj", f"/CN={cn}/O=netcheck test", "-addext", f"subjectAltName={san}",
+            "-subj", f"/O=netcheck test/CN={cn}", "-addext", f"subjectAltName={san}",
         ],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
@@ -65,49 +66,50 @@ def dated_certificate(
     dns_names: list[str],
     not_before: dt.datetime,
     not_after: dt.datetime,
-    issuer: tuple[Any, Any] | None = None,
+    issuer: tuple[Path, Path] | None = None,
     ca: bool = False,
-) -> tuple[Path, Path, tuple[Any, Any]]:
-    """A certificate with chosen dates (openssl's CLI cannot backdate): self-signed,
-    or signed by ``issuer`` (its certificate and key). Returns paths and (cert, key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "netcheck test"),
-        ]
+) -> tuple[Path, Path, tuple[Path, Path]]:
+    """A certificate with chosen dates, from the openssl CLI (``openssl ca`` takes
+    -startdate/-enddate, so it can be expired already): self-signed, or signed by
+    ``issuer`` (its certificate and key paths). Returns (cert, key, (cert, key))."""
+    work = tmp / f"ca-{cn}"
+    (work / "new").mkdir(parents=True, exist_ok=True)
+    (work / "index.txt").write_text("")
+    (work / "serial").write_text("01" + secrets.token_hex(7) + "\n")  # even-length hex
+    cfg = work / "ca.cnf"
+    cfg.write_text(
+        "[ca]\ndefault_ca = d\n[d]\n"
+        f"dir = {work}\ndatabase = {work}/index.txt\nnew_certs_dir = {work}/new\n"
+        f"serial = {work}/serial\ndefault_md = sha256\npolicy = any\n"
+        "copy_extensions = copy\nunique_subject = no\n"
+        "[any]\norganizationName = optional\ncommonName = supplied\n"
     )
-    issuer_cert, issuer_key = issuer if issuer else (None, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_cert.subject if issuer_cert is not None else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    ext = work / "ext.cnf"
+    ext.write_text(
+        "[v3]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = keyCertSign,cRLSign\n"
+        if ca
+        else "[v3]\nbasicConstraints = CA:FALSE\n"
     )
+    key, csr, cert = tmp / f"{cn}.key", work / "req.csr", tmp / f"{cn}.crt"
+    req = [
+        "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/O=netcheck test/CN={cn}",
+    ]  # fmt: skip
     if dns_names:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
-        )
-    cert = builder.sign(issuer_key, hashes.SHA256())
-    cert_path, key_path = tmp / f"{cn}.crt", tmp / f"{cn}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path, (cert, key)
+        req += ["-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in dns_names)]
+    subprocess.run(req, check=True, capture_output=True, timeout=60)
+    sign = [
+        "openssl", "ca", "-batch", "-notext", "-config", str(cfg), "-in", str(csr),
+        "-out", str(cert), "-extfile", str(ext), "-extensions", "v3",
+        "-startdate", not_before.strftime("%Y%m%d%H%M%SZ"),
+        "-enddate", not_after.strftime("%Y%m%d%H%M%SZ"),
+    ]  # fmt: skip
+    if issuer is None:
+        sign += ["-selfsign", "-keyfile", str(key)]
+    else:
+        sign += ["-cert", str(issuer[0]), "-keyfile", str(issuer[1])]
+    subprocess.run(sign, check=True, capture_output=True, timeout=60)
+    return cert, key, (cert, key)
 
 
 # -- the servers ------------------------------------------------------------------

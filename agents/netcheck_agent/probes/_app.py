@@ -14,6 +14,7 @@ import ipaddress
 import socket
 import ssl
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from .base import SocketOps
@@ -201,7 +202,9 @@ def facts_context() -> ssl.SSLContext:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         try:
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            with warnings.catch_warnings():  # deprecated for use, fine for looking
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
             ctx.set_ciphers("ALL:@SECLEVEL=0")
         except (ValueError, ssl.SSLError):
             pass  # this OpenSSL refuses: keep its defaults

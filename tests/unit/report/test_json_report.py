@@ -57,8 +57,9 @@ CELL_KEYS = [
     "rtt_ms",
     "rtt_source",
     "samples",
+    "app",
 ]
-SAMPLE_KEYS = ["outcome", "rtt_us", "rtt_source", "errno", "detail", "proven", "t"]
+SAMPLE_KEYS = ["outcome", "rtt_us", "rtt_source", "errno", "detail", "proven", "t", "facts"]
 AGENT_KEYS = [
     "host",
     "transport",
@@ -126,7 +127,8 @@ def test_every_cell_field() -> None:
         for s in c["samples"]:
             assert list(s) == SAMPLE_KEYS
     ok = _cells(doc, VM_CS)
-    assert {k: ok[k] for k in CELL_KEYS if k not in ("rtt_ms", "samples", "hint", "doc")} == {
+    assert ok["app"] is None  # a plain TCP cell
+    assert {k: ok[k] for k in CELL_KEYS if k not in ("rtt_ms", "samples", "hint", "doc", "app")} == {
         "cell_id": "vm1/nic0>cs01/failback:tcp/10443",
         "source_host": "vm1",
         "source_nic": "nic0",
@@ -173,6 +175,7 @@ def test_every_cell_field() -> None:
         "detail": "",
         "proven": True,
         "t": 0.0,
+        "facts": None,
     }
 
 
