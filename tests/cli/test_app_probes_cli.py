@@ -199,6 +199,13 @@ def test_sweep_json_carries_application_facts_and_verdicts(env: Env) -> None:
     )
     assert env.srv.seen.get(f"dns-udp {DNS}", 0) >= 8  # the DNS cells and every endpoint lookup
 
+    # the store keeps the facts: the stored sweep re-renders with the same findings
+    again = env.netcheck("report", report["sweep_id"], "--format", "json")
+    assert again.returncode in (0, 1), again.stderr
+    stored = _cells(json.loads(again.stdout))
+    assert {k: (c["app"] or {}).get("state") for k, c in stored.items()} == state
+    assert stored[("vm1", "ps-azure", "tcp", 9443)]["app"]["facts"]["http_status"] == 400
+
 
 def test_sweep_table_shows_the_findings_beside_the_cells(env: Env) -> None:
     proc = env.netcheck("sweep", str(env.topology("table.yaml")), "--no-progress")
