@@ -22,7 +22,7 @@ from typing import Any, List, Optional, Tuple, Type
 import pytest
 from netcheck_agent import Agent, memory_channel_pair
 from netcheck_agent import protocol as p
-from netcheck_agent.bandwidth import MODE_RECV, MODE_SEND, hello_line
+from netcheck_agent.bandwidth_wire import MODE_RECV, MODE_SEND, hello_line
 
 ADDR = "127.0.0.1"
 AGENTS_DIR = Path(__file__).resolve().parents[3] / "agents"

@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 import pytest
 from netcheck_agent import protocol as p
-from netcheck_agent.bandwidth import (
+from netcheck_agent.bandwidth_wire import (
     MODE_RECV,
     MODE_SEND,
     check_hello,
