@@ -54,6 +54,10 @@ _BANDWIDTH_REPLIES = (
 )
 
 
+# replies to the dual-NIC requests, matched to their request by (type, id)
+_NIC_REPLIES = (p.NicFacts, p.ArpCheck, p.CaptureReady, p.CaptureResult)
+
+
 @dataclass(frozen=True, slots=True)
 class ResponderOutcome:
     listening: tuple[tuple[str, int], ...]
@@ -154,7 +158,7 @@ class AgentClient:
             if q is not None:
                 q.put_nowait(msg)
             return
-        if isinstance(msg, (p.RespondersReady, p.RespondersStopped, p.Facts)):
+        if isinstance(msg, (p.RespondersReady, p.RespondersStopped, p.Facts, *_NIC_REPLIES)):
             fut = self._waiters.pop((msg.TYPE, msg.id), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -249,6 +253,37 @@ class AgentClient:
             p.FactsRequest(id=fid, retention_path=retention_path), p.Facts.TYPE, fid, timeout
         )
         assert isinstance(reply, p.Facts)
+        return reply
+
+    # --- dual-NIC checks (the flow is in netcheck.nic.run) ----------------------
+
+    async def nic_facts(self, destinations: Sequence[str], timeout: float = 40.0) -> p.NicFacts:
+        """Interfaces, rp_filter and the OS's route choice per destination (no packet sent)."""
+        rid = self._next_id("n")
+        msg = p.NicFactsRequest(id=rid, destinations=tuple(destinations))
+        reply = await self._request(msg, p.NicFacts.TYPE, rid, timeout)
+        assert isinstance(reply, p.NicFacts)
+        return reply
+
+    async def arp_check(self, targets: Sequence[p.ArpTarget], timeout_ms: int) -> p.ArpCheck:
+        """ARP probes for the host's own addresses: does another machine answer for them?"""
+        rid = self._next_id("a")
+        msg = p.ArpCheckRequest(id=rid, targets=tuple(targets), timeout_ms=timeout_ms)
+        reply = await self._request(msg, p.ArpCheck.TYPE, rid, 60.0 + timeout_ms / 100)
+        assert isinstance(reply, p.ArpCheck)
+        return reply
+
+    async def capture_start(self, peers: Sequence[str], max_seconds: int) -> p.CaptureReady:
+        """Start capturing handshakes with `peers` on every interface (bounded in time)."""
+        rid = self._next_id("c")
+        msg = p.CaptureStart(id=rid, peers=tuple(peers), max_seconds=max_seconds)
+        reply = await self._request(msg, p.CaptureReady.TYPE, rid, 60.0)
+        assert isinstance(reply, p.CaptureReady)
+        return reply
+
+    async def capture_stop(self, rid: str) -> p.CaptureResult:
+        reply = await self._request(p.CaptureStop(id=rid), p.CaptureResult.TYPE, rid, 30.0)
+        assert isinstance(reply, p.CaptureResult)
         return reply
 
     # --- bandwidth (the protocol flow is in netcheck.bandwidth.run) ----------

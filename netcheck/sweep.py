@@ -32,6 +32,8 @@ from netcheck.bandwidth import (
 )
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
 from netcheck.errors import AgentLost, TransportError
+from netcheck.nic.model import HostNicReport
+from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
 from netcheck.plan import Plan, ProbeSpec
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
@@ -69,6 +71,7 @@ class SweepResult:
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
     bandwidth: tuple[BandwidthOutcome, ...] = ()  # the topology's bandwidth tests, in order
     readiness: ReadinessResult | None = None  # failback prerequisites, when checked
+    nics: tuple[HostNicReport, ...] = ()  # dual-NIC checks, one per multi-NIC host
     _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
         default=None, init=False, compare=False, repr=False
     )
@@ -94,6 +97,8 @@ class SweepResult:
         if self.readiness is not None and not self.readiness.go:  # a failing check: no-go
             return False
         if not all(v.passed for _, v in self.bandwidth_verdicts()):
+            return False
+        if not all(n.go for n in self.nics):  # a failing dual-NIC finding
             return False
         return not self.interrupted and all(v.passed for _, v in self.verdicts())
 
@@ -192,16 +197,18 @@ async def run_sweep(
     host_concurrency: int = 16,
     clock: Callable[[], float] = time.time,
     readiness: bool = False,
+    nic: NicOptions = ALL_NICS,
 ) -> SweepResult:
     """Run `plan`. `transports` maps a transport name ("local", "ssh") to its Transport.
 
     With `readiness`, the agents on master targets also read their host facts and the
     result carries the failback readiness checks (netcheck.readiness), whose failing
     checks make the sweep no-go.
+    `nic` says which multi-NIC hosts get the dual-NIC checks (netcheck.nic; all by default).
     Cancelling the task (Ctrl-C) stops probing and returns a partial result.
     """
     with _few_full_collections():
-        return await _run_sweep(plan, transports, observer, host_concurrency, clock, readiness)
+        return await _run_sweep(plan, transports, observer, host_concurrency, clock, readiness, nic)
 
 
 async def _run_sweep(
@@ -211,6 +218,7 @@ async def _run_sweep(
     host_concurrency: int,
     clock: Callable[[], float],
     readiness: bool,
+    nic: NicOptions = ALL_NICS,
 ) -> SweepResult:
     obs = observer or SweepObserver()
     topo = plan.topology
@@ -221,6 +229,12 @@ async def _run_sweep(
     obs.on_start(plan, sweep_id)
     by_source = plan.by_source()
     listeners = plan.listeners()
+    # dual-NIC checks: per-NIC cells next to the plan's, with their own listeners
+    nic_session = NicSession(plan, nic)
+    nic_hosts = {h.name for h in nic_session.hosts}
+    for host_name, pairs in nic_session.listeners().items():
+        have = listeners.setdefault(host_name, [])
+        have.extend(x for x in pairs if x not in have)
 
     # Hosts that need an agent: every source, and destinations that may open responders,
     # and both ends of every bandwidth test.
@@ -233,6 +247,7 @@ async def _run_sweep(
             h.name in by_source
             or (h.agent.responders and h.name in listeners)
             or h.name in bw_hosts
+            or h.name in nic_hosts
         ):
             needed.append(h)
     bw_done: dict[int, BandwidthOutcome] = {}
@@ -406,8 +421,15 @@ async def _run_sweep(
             await asyncio.gather(*(read_host_facts(h) for h in topo.hosts_with(Role.MASTER_TARGET)))
             phase("facts_s")
         proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
+        if nic_hosts:  # before the probes, so the handshakes are seen on every interface
+            await nic_session.read_facts(clients)
+            await nic_session.start_captures(clients, _responder_ttl(plan))
         await probe_all(proven)
         phase("probes_s")
+        if nic_hosts:  # after the plan's cells, so the go/no-go cells never wait for them
+            await nic_session.probe(clients, nonce, proven)
+            await nic_session.finish(clients)
+            phase("nic_s")
         if topo.bandwidth:
             # After the probes, one path at a time (see netcheck.bandwidth.run); responders
             # go first so an endpoint may take a port they held (e.g. 9443).
@@ -467,9 +489,20 @@ async def _run_sweep(
         )
         if readiness
         else None,
+        nics=nic_session.reports(state.results, _judge_for(plan), interrupted),
     )
     obs.on_finish(result)
     return result
+
+
+def _judge_for(plan: Plan) -> Callable[[CellResult], CellVerdict]:
+    expects = {x.name: x.expect for x in plan.topology.paths}
+    timeout = plan.settings.timeout_ms
+
+    def judged(r: CellResult) -> CellVerdict:
+        return judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout)
+
+    return judged
 
 
 def _lost(info: AgentInfo, reason: str) -> AgentInfo:

@@ -23,9 +23,11 @@ from typing import Any, Callable, Coroutine, Dict, Optional
 
 from . import __version__
 from . import facts as _facts
+from . import nics as _nics
 from .bandwidth import BandwidthTasks
 from .capabilities import Capabilities, detect
 from .channels import Channel, _Pipe
+from .nic_raw import NicTasks
 from .probes import SocketOps
 from .protocol import (
     ERROR_BAD_MESSAGE,
@@ -40,6 +42,7 @@ from .protocol import (
     FactsRequest,
     Hello,
     Message,
+    NicFactsRequest,
     ProbeBatch,
     ProtocolError,
     RespondersStart,
@@ -105,6 +108,8 @@ class Agent:
         self._limiter: Optional[asyncio.Semaphore] = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._bandwidth = BandwidthTasks(self._emit)  # endpoints and runs (threads)
+        # ARP probes and captures (scapy, in threads)
+        self._nic = NicTasks(self._emit, lambda: self._caps or detect())
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -159,6 +164,7 @@ class Agent:
                 self._emit(stopped)
         self._responders.clear()
         await self._bandwidth.shutdown()
+        await self._nic.shutdown()
         if reason == EXIT_LIFETIME:
             self._emit(Error(None, ERROR_LIFETIME, "agent lifetime cap reached, exiting"))
         if reason != EXIT_EOF:
@@ -241,6 +247,10 @@ class Agent:
             self._bandwidth.handle(msg)
         elif isinstance(msg, FactsRequest):  # failback readiness: read-only host facts
             self._spawn(_facts.answer(msg, self._emit))
+        elif isinstance(msg, NicFactsRequest):  # dual-NIC checks: interfaces, route choice
+            self._spawn(_nics.answer(msg, self._emit))
+        elif NicTasks.accepts(msg):
+            self._nic.handle(msg)
         else:
             self._emit(
                 Error(_ref(msg), ERROR_BAD_MESSAGE, f"{msg.TYPE!r} is not a coordinator message")

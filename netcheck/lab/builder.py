@@ -10,6 +10,7 @@ by pid file rather than by trusting a record of a run that may have crashed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -85,6 +86,7 @@ def _build(lab: Lab, faults: list[Fault], sdir: Path) -> LabState:
         _apply_sysctls(lab, ns, per_interface=False)
     for link in lab.links:
         _create_link(lab, link)
+    _wait_for_carrier(lab)
     for ns in lab.namespaces:
         _apply_sysctls(lab, ns, per_interface=True)
         for route in ns.routes:
@@ -166,6 +168,27 @@ def _create_link(lab: Lab, link: Link) -> None:
                 ]
             )
         run(["ip", "-n", netns, "link", "set", end.dev, "up"])
+
+
+def _wait_for_carrier(lab: Lab, timeout: float = 5.0) -> None:
+    """Wait until every link end has carrier (bounded).
+
+    The kernel reports a veth's carrier asynchronously (linkwatch, up to a second
+    later), and a bridge port stays `disabled` until then: a first packet through a
+    switch built last (the failback subnet's) would be lost.
+    """
+    deadline = time.monotonic() + timeout
+    for ns in lab.namespaces:
+        while True:
+            out = run(["ip", "-j", "-n", lab.netns(ns.name), "link", "show"]).stdout
+            waiting = [
+                link.get("ifname")
+                for link in json.loads(out or "[]")
+                if "NO-CARRIER" in (link.get("flags") or []) and link.get("ifname") != _BRIDGE
+            ]
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
 
 
 def _present_netns(lab: Lab) -> list[str]:

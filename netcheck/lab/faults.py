@@ -13,7 +13,7 @@ import json
 
 from netcheck.errors import LabError
 from netcheck.lab.commands import in_netns, run
-from netcheck.lab.model import Fault, Lab, Match, Route
+from netcheck.lab.model import ROUTE_ACTIONS, Fault, Lab, Match, Route
 
 __all__ = ["fault_is_on", "nft_rule", "nft_ruleset", "set_fault"]
 
@@ -78,13 +78,34 @@ def _base_route(lab: Lab, ns: str, route: Route) -> Route:
     raise LabError(f"{ns} has no route to {route.to} to restore")  # the loader prevents this
 
 
+def _has_address(lab: Lab, ns: str, dev: str, address: str) -> bool:
+    out = run(["ip", "-j", "-n", lab.netns(ns), "addr", "show", "dev", dev]).stdout
+    for link in json.loads(out or "[]"):
+        for a in link.get("addr_info") or ():
+            if f"{a.get('local')}/{a.get('prefixlen')}" == address:
+                return True
+    return False
+
+
 def set_fault(lab: Lab, fault: Fault, on: bool) -> None:
-    if fault.action != "reroute":
+    if fault.action == "address":
+        # one more address on an interface: `replace` and a checked `del` keep both idempotent
+        for ns, dev, addr in fault.addresses:
+            if on:
+                run(["ip", "-n", lab.netns(ns), "addr", "replace", str(addr), "dev", dev])
+            elif _has_address(lab, ns, dev, str(addr)):
+                run(["ip", "-n", lab.netns(ns), "addr", "del", str(addr), "dev", dev])
+        return
+    if fault.action not in ROUTE_ACTIONS:
         for ns in fault.at:
             script = nft_ruleset(fault, _hook(lab, ns), on)
             run(in_netns(lab.netns(ns), ["nft", "-f", "-"]), input=script)
         return
     for ns, route in fault.routes:
+        if not on and fault.action == "add_route":
+            if _route_points(lab, ns, route):
+                run(["ip", "-n", lab.netns(ns), "route", "del", route.ip_args()[0]])
+            continue
         chosen = route if on else _base_route(lab, ns, route)
         run(["ip", "-n", lab.netns(ns), "route", "replace", *chosen.ip_args()])
     # Hosts remember a path MTU per destination for minutes; learnt on the
@@ -96,15 +117,18 @@ def set_fault(lab: Lab, fault: Fault, on: bool) -> None:
 
 def fault_is_on(lab: Lab, fault: Fault) -> bool:
     """Read from the kernel: the nft table exists, or the routes point the fault's way."""
-    if fault.action != "reroute":
+    if fault.action == "address":
+        return all(_has_address(lab, ns, dev, str(addr)) for ns, dev, addr in fault.addresses)
+    if fault.action not in ROUTE_ACTIONS:
         for ns in fault.at:
             out = run(in_netns(lab.netns(ns), ["nft", "list", "tables"])).stdout
             if f"table inet {_table(fault)}" not in out.splitlines():
                 return False
         return True
-    for ns, route in fault.routes:
-        out = run(["ip", "-j", "-n", lab.netns(ns), "route", "show", route.ip_args()[0]]).stdout
-        entries = json.loads(out or "[]")
-        if not any(e.get("gateway") == str(route.via) for e in entries):
-            return False
-    return True
+    return all(_route_points(lab, ns, route) for ns, route in fault.routes)
+
+
+def _route_points(lab: Lab, ns: str, route: Route) -> bool:
+    """The namespace routes `route.to` via `route.via`."""
+    out = run(["ip", "-j", "-n", lab.netns(ns), "route", "show", route.ip_args()[0]]).stdout
+    return any(e.get("gateway") == str(route.via) for e in json.loads(out or "[]"))

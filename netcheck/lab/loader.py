@@ -55,7 +55,8 @@ _LINK_KEYS = frozenset({"name", "mtu", "ends", "description"})
 _END_KEYS = frozenset({"ns", "dev", "address", "shape"})
 _SHAPE_KEYS = frozenset({"rate", "burst", "latency_ms"})
 _ROUTE_KEYS = frozenset({"to", "via", "dev"})
-_FAULT_KEYS = frozenset({"action", "description", "at", "match", "routes"})
+_FAULT_KEYS = frozenset({"action", "description", "at", "match", "routes", "addresses"})
+_FAULT_ADDR_KEYS = frozenset({"dev", "address"})
 _MATCH_KEYS = frozenset({"src", "dst", "proto", "port", "ports"})
 _KINDS: tuple[NsKind, ...] = ("host", "router", "switch")
 _PROTOS: tuple[Proto, ...] = ("tcp", "udp", "icmp")
@@ -336,17 +337,37 @@ def _fault(name: str, node: Node) -> Fault:
     if action not in FAULT_ACTIONS:
         action_node.fail(f"{action!r}: expected one of {', '.join(FAULT_ACTIONS)}")
     description = body["description"].as_str() if "description" in body else ""
-    if action == "reroute":
-        for key in ("at", "match"):
+    if action in ("reroute", "add_route"):
+        for key in ("at", "match", "addresses"):
             if key in body:
-                body[key].fail("a reroute fault takes only routes:")
+                body[key].fail(f"a {action} fault takes only routes:")
         routes_node = _required(node, body, "routes")
         routes = tuple(
             (ns, _route(item)) for ns, lst in routes_node.items() for item in lst.as_list()
         )
         if not routes:
-            routes_node.fail("a reroute fault needs at least one route")
-        return Fault(name=name, action="reroute", description=description, routes=routes)
+            routes_node.fail(f"a {action} fault needs at least one route")
+        return Fault(
+            name=name, action=cast(FaultAction, action), description=description, routes=routes
+        )
+    if action == "address":
+        for key in ("at", "match", "routes"):
+            if key in body:
+                body[key].fail("an address fault takes only addresses:")
+        addr_node = _required(node, body, "addresses")
+        addresses = []
+        for ns_name, lst in addr_node.items():
+            for item in lst.as_list():
+                ab = item.as_mapping(_FAULT_ADDR_KEYS)
+                dev = _dev(_required(item, ab, "dev"))
+                addresses.append((ns_name, dev, _interface(_required(item, ab, "address"))))
+        if not addresses:
+            addr_node.fail("an address fault needs at least one address")
+        return Fault(
+            name=name, action="address", description=description, addresses=tuple(addresses)
+        )
+    if "addresses" in body:
+        body["addresses"].fail(f"a {action} fault takes at: and match:, not addresses:")
     if "routes" in body:
         body["routes"].fail(f"a {action} fault takes at: and match:, not routes:")
     at = tuple(n.as_str() for n in _required(node, body, "at").as_str_or_list())
@@ -445,7 +466,18 @@ def _cross_check(
     for fault in faults:
         fnode = fault_nodes[fault.name]
         body = fnode.as_mapping()
-        if fault.action in NFT_ACTIONS:
+        if fault.action == "address":
+            for ns_name, anodes in body["addresses"].as_mapping().items():
+                ns = by_name.get(ns_name)
+                if ns is None or ns.kind == "switch":
+                    fail(anodes, f"{ns_name!r} is not a router or host namespace of this lab")
+                    continue
+                for (_, dev, _a), anode in zip(
+                    (x for x in fault.addresses if x[0] == ns_name), anodes.as_list()
+                ):
+                    if dev not in devs.get(ns_name, set()):
+                        fail(anode, f"{ns_name} has no interface {dev!r}")
+        elif fault.action in NFT_ACTIONS:
             for target in fault.at:
                 ns = by_name.get(target)
                 if ns is None or ns.kind == "switch":
@@ -462,7 +494,7 @@ def _cross_check(
                     (r for n, r in fault.routes if n == ns_name), rnodes.as_list()
                 ):
                     check_route(ns_name, route, rnode)
-                    if route.to not in base:
+                    if fault.action == "reroute" and route.to not in base:
                         fail(
                             rnode,
                             f"{ns_name} has no route to {route.to} of its own to restore "

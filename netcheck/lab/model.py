@@ -21,6 +21,7 @@ __all__ = [
     "IFNAMSIZ",
     "LAB_RANGE",
     "NFT_ACTIONS",
+    "ROUTE_ACTIONS",
     "Fault",
     "FaultAction",
     "Lab",
@@ -42,14 +43,19 @@ IFNAMSIZ = 15
 
 NsKind = Literal["host", "router", "switch"]
 Proto = Literal["tcp", "udp", "icmp"]
-FaultAction = Literal["drop", "reject_tcp_reset", "reject_admin_prohibited", "reroute"]
+FaultAction = Literal[
+    "drop", "reject_tcp_reset", "reject_admin_prohibited", "reroute", "add_route", "address"
+]
 FAULT_ACTIONS: tuple[FaultAction, ...] = (
     "drop",
     "reject_tcp_reset",
     "reject_admin_prohibited",
     "reroute",
+    "add_route",  # routes that exist only while the fault is on (removed when off)
+    "address",  # an extra address on an interface (a duplicate IP, an overlapping subnet)
 )
-NFT_ACTIONS: frozenset[str] = frozenset(FAULT_ACTIONS) - {"reroute"}
+NFT_ACTIONS: frozenset[str] = frozenset(FAULT_ACTIONS) - {"reroute", "add_route", "address"}
+ROUTE_ACTIONS: frozenset[str] = frozenset({"reroute", "add_route"})
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 DEV_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -172,6 +178,7 @@ class Fault:
     at: tuple[str, ...] = ()
     match: Match = field(default_factory=Match)
     routes: tuple[tuple[str, Route], ...] = ()
+    addresses: tuple[tuple[str, str, IPv4Interface], ...] = ()  # (namespace, dev, address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +191,8 @@ class Lab:
     source: str = "<code>"
 
     def __post_init__(self) -> None:
-        for addr in self.all_addresses():
+        extra = tuple(a for f in self.faults for _, _, a in f.addresses)
+        for addr in (*self.all_addresses(), *extra):
             if not in_lab_range(addr):
                 raise ValueError(f"lab address {addr} is outside {LAB_RANGE}")
         for ns, route in self.all_routes():

@@ -21,6 +21,7 @@ from html import escape
 
 from netcheck import __version__
 from netcheck.catalog import Evidence
+from netcheck.nic.model import HostNicReport, NicVerdict
 from netcheck.plan import NO_MATCHING_HOSTS
 from netcheck.readiness.model import Verdict as ReadyVerdict
 from netcheck.report._html_assets import CSS, JS
@@ -340,10 +341,67 @@ def _nics(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> str
                 f'<div class="nicc"><h3>{_e(u.host)} / {_e(u.nic)} '
                 f'<span class="mono">{_e(u.address)}</span></h3>'
                 f'<div class="hint">faces {_e(", ".join(u.faces))}</div>'
+                f"{_nic_live(sweep, u.host, u.nic)}"
                 f"<div>as source</div><ul>{out}</ul><div>as destination</div><ul>{inc}</ul></div>"
             )
         inner = '<div class="nics">' + "".join(cards) + "</div>"
+        inner += "".join(_nic_findings(r) for r in sweep.nics)
     return f'<section class="card" id="nics"><h2>NICs of multi-NIC hosts</h2>{inner}</section>'
+
+
+_NIC_CLASS = {
+    NicVerdict.PASS: ("c-ok r0", "pass"),
+    NicVerdict.WARN: ("c-slow", "WARN"),
+    NicVerdict.FAIL: ("c-refused", "FAIL"),
+    NicVerdict.UNKNOWN: ("c-unmeasured", "unknown"),
+}
+
+
+def _nic_live(sweep: SweepResult, host: str, nic: str) -> str:
+    """What the host says about this NIC, and what it reached from every NIC (issue 6)."""
+    report = next((r for r in sweep.nics if r.host == host), None)
+    info = next((n for n in report.nics if n.name == nic), None) if report else None
+    if report is None or info is None:
+        return '<div class="hint">not checked on the host (no NIC checks in this sweep)</div>'
+    if info.iface is None:
+        live = f"not on any interface ({report.live})" if report.live == "live" else report.live
+    else:
+        rp = (
+            {0: "off", 1: "strict", 2: "loose"}.get(info.rp_filter, "?")
+            if info.rp_filter is not None
+            else "?"
+        )
+        dr = "?" if info.default_route is None else ("yes" if info.default_route else "no")
+        live = f"{info.iface} · {info.subnet} · default route {dr} · rp_filter {rp}"
+    ok, bad = report.reaches(nic)
+    return (
+        f'<div class="mono">{_e(live)}</div>'
+        f'<div class="hint">reaches: {_e(", ".join(ok) or "nothing")}</div>'
+        f'<div class="hint">does not reach: {_e(", ".join(bad) or "—")}</div>'
+    )
+
+
+def _nic_findings(report: HostNicReport) -> str:
+    order = {NicVerdict.FAIL: 0, NicVerdict.WARN: 1, NicVerdict.UNKNOWN: 2, NicVerdict.PASS: 3}
+    rows = []
+    for f in sorted(report.findings, key=lambda f: order[f.verdict]):
+        cls, label = _NIC_CLASS[f.verdict]
+        fix = (
+            f'<div class="fixl">Fix: {_e(f.hint)}</div>'
+            if f.hint and f.verdict is not NicVerdict.PASS
+            else ""
+        )
+        rows.append(
+            f'<tr><td><span class="chip {cls}">{_e(label)}</span></td>'
+            f"<td><code>{_e(f.check)}</code></td><td>{_e(f.subject)}</td>"
+            f'<td>{_e(f.message)}{fix}<div class="hint">doc {_e(f.doc)}</div></td></tr>'
+        )
+    return (
+        f"<h3>{_e(report.host)}: NIC findings</h3>"
+        '<table class="plain"><tr><th></th><th>check</th><th>subject</th><th>finding</th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _agents(sweep: SweepResult) -> str:

@@ -212,4 +212,9 @@ def render_table(sweep: SweepResult) -> str:
     lines += skipped_lines(sweep.plan)
     if sweep.readiness is not None:
         lines += ["", *readiness_lines(sweep.readiness)]
+    if sweep.nics:
+        from netcheck.report.nic_report import nic_lines  # it imports cell_text from here
+
+        for nic in sweep.nics:
+            lines += ["", *nic_lines(nic)]
     return "\n".join(lines).rstrip() + "\n"

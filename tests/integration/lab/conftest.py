@@ -19,8 +19,9 @@ import pytest
 from netcheck.lab import Lab, LabState, lab_down, lab_up, load_lab
 
 LAB_FILE = Path(__file__).resolve().parents[3] / "topologies" / "lab" / "failback-lab.yaml"
-# Its own prefix, so a test run never tears down a lab a developer has up (nc-).
-TEST_PREFIX = "nct-"
+# Its own prefix, so a test run never tears down a lab a developer has up (nc-);
+# NETCHECK_LAB_TEST_PREFIX gives concurrent runs on one machine a lab each.
+TEST_PREFIX = os.environ.get("NETCHECK_LAB_TEST_PREFIX", "nct-")
 _TOOLS = ("ip", "tc", "nft", "ssh", "ssh-keygen", "ping", "sysctl")
 
 

@@ -15,6 +15,7 @@ import pytest
 from netcheck.errors import ConfigError, ConfigErrors
 from netcheck.lab import Lab, load_lab, load_lab_text
 from netcheck.lab.faults import nft_rule, nft_ruleset
+from netcheck.lab.model import NFT_ACTIONS
 from netcheck.lab.sshd import sshd_config_text
 
 LAB_FILE = Path(__file__).resolve().parents[3] / "topologies" / "lab" / "failback-lab.yaml"
@@ -48,8 +49,9 @@ def test_the_shipped_failback_lab_is_the_asr_site() -> None:
         "vcenter": ["198.18.2.30/24"],
         "esxi01": ["198.18.2.31/24"],
         "mgmt": ["198.18.2.100/24"],
+        "cs-old": ["198.18.3.50/24"],  # another machine on the failback subnet
     }
-    assert all(ns.sshd for ns in lab.hosts)
+    assert all(ns.sshd for ns in lab.hosts if ns.name != "cs-old")
     vpn = [link for link in lab.links if link.name.startswith("vpn-")]
     assert [link.mtu for link in vpn] == [1400, 1400]
     shapes = [end.shape for link in vpn for end in link.ends if end.shape is not None]
@@ -59,6 +61,10 @@ def test_the_shipped_failback_lab_is_the_asr_site() -> None:
         "vpn_drops_replication": "drop",
         "cs_https_reset": "reject_tcp_reset",
         "ps_cs_prohibited": "reject_admin_prohibited",
+        "cs_default_route_wrong_nic": "reroute",
+        "cs_failback_return_via_lan": "add_route",
+        "cs_overlap_azure_subnet": "address",
+        "cs_duplicate_failback_ip": "address",
     }
     assert all(len(lab.netns(ns.name)) <= 15 for ns in lab.namespaces)
 
@@ -147,7 +153,7 @@ def test_a_lab_built_in_code_cannot_leave_the_range() -> None:
 
 def test_nft_rules_for_each_action() -> None:
     lab = load_lab(LAB_FILE)
-    rules = {f.name: nft_rule(f.match, f.action) for f in lab.faults if f.action != "reroute"}
+    rules = {f.name: nft_rule(f.match, f.action) for f in lab.faults if f.action in NFT_ACTIONS}
     assert rules == {
         "vpn_drops_replication": "ip saddr 198.19.1.4/32 ip daddr 198.18.2.20/32 "
         "tcp dport { 9443 } counter drop",
