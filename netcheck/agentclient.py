@@ -158,7 +158,9 @@ class AgentClient:
             if q is not None:
                 q.put_nowait(msg)
             return
-        if isinstance(msg, (p.RespondersReady, p.RespondersStopped, p.Facts, *_NIC_REPLIES)):
+        if isinstance(
+            msg, (p.RespondersReady, p.RespondersStopped, p.Facts, p.DiagResult, *_NIC_REPLIES)
+        ):
             fut = self._waiters.pop((msg.TYPE, msg.id), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -285,6 +287,22 @@ class AgentClient:
         reply = await self._request(p.CaptureStop(id=rid), p.CaptureResult.TYPE, rid, 30.0)
         assert isinstance(reply, p.CaptureResult)
         return reply
+
+    # --- path diagnostics (netcheck.diagnose) -----------------------------------
+
+    async def diagnose(self, req: p.DiagRequest, timeout: float) -> p.DiagResult:
+        """Run one diagnostic (traceroute, echo, pmtu, syn) on the agent's host.
+
+        Raises AgentLost (gone / no answer in time) or ProtocolError (refused, e.g. an
+        agent too old to know the request).
+        """
+        reply = await self._request(req, p.DiagResult.TYPE, req.id, timeout)
+        assert isinstance(reply, p.DiagResult)
+        return reply
+
+    def next_id(self, prefix: str) -> str:
+        """A request id unique on this agent's channel."""
+        return self._next_id(prefix)
 
     # --- bandwidth (the protocol flow is in netcheck.bandwidth.run) ----------
 

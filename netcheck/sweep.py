@@ -31,6 +31,7 @@ from netcheck.bandwidth import (
     run_bandwidth_checks,
 )
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
+from netcheck.diagnose import DiagnoseSettings, Diagnostics, run_diagnostics
 from netcheck.errors import AgentLost, TransportError
 from netcheck.nic.model import HostNicReport
 from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
@@ -71,6 +72,7 @@ class SweepResult:
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
     bandwidth: tuple[BandwidthOutcome, ...] = ()  # the topology's bandwidth tests, in order
     readiness: ReadinessResult | None = None  # failback prerequisites, when checked
+    diagnostics: Diagnostics | None = None  # traces of failing cells, path checks (when run)
     nics: tuple[HostNicReport, ...] = ()  # dual-NIC checks, one per multi-NIC host
     _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
         default=None, init=False, compare=False, repr=False
@@ -89,6 +91,8 @@ class SweepResult:
                 (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout))
                 for r in self.results
             ]
+            if self.diagnostics is not None and self.diagnostics.cells:
+                judged = _with_diagnosis(judged, self.diagnostics)
             object.__setattr__(self, "_verdicts", judged)
         return list(self._verdicts or ())
 
@@ -97,6 +101,8 @@ class SweepResult:
         if self.readiness is not None and not self.readiness.go:  # a failing check: no-go
             return False
         if not all(v.passed for _, v in self.bandwidth_verdicts()):
+            return False
+        if self.diagnostics is not None and not self.diagnostics.passed:  # path checks
             return False
         if not all(n.go for n in self.nics):  # a failing dual-NIC finding
             return False
@@ -113,6 +119,26 @@ class SweepResult:
             f"SweepResult(sweep_id={self.sweep_id!r}, cells={len(self.results)}, "
             f"agents={len(self.agents)}, interrupted={self.interrupted})"
         )
+
+
+def _with_diagnosis(
+    judged: list[tuple[CellResult, CellVerdict]], diagnostics: Diagnostics
+) -> list[tuple[CellResult, CellVerdict]]:
+    """An unreachable cell's reason names the ICMP answer its trace got, and from whom.
+
+    A connect fails with EHOSTUNREACH for admin-prohibited and host-unreachable
+    alike; the trace (raw or error-queue) tells them apart.
+    """
+    out = []
+    for r, v in judged:
+        d = diagnostics.for_cell(r.spec.cell_id)
+        if d is not None and not v.passed and d.where.icmp:
+            hop = d.where.last_hop
+            ttl = f" at hop {hop.ttl}" if hop is not None else ""
+            why = f"ICMP {d.where.icmp} from {d.where.last_label}{ttl} (traced)"
+            v = replace(v, reason=f"{v.reason}; {why}")
+        out.append((r, v))
+    return out
 
 
 class SweepObserver:
@@ -197,18 +223,22 @@ async def run_sweep(
     host_concurrency: int = 16,
     clock: Callable[[], float] = time.time,
     readiness: bool = False,
+    diagnose: DiagnoseSettings | None = None,
     nic: NicOptions = ALL_NICS,
 ) -> SweepResult:
     """Run `plan`. `transports` maps a transport name ("local", "ssh") to its Transport.
 
     With `readiness`, the agents on master targets also read their host facts and the
     result carries the failback readiness checks (netcheck.readiness), whose failing
-    checks make the sweep no-go.
+    checks make the sweep no-go. With `diagnose`, failing cells are traced toward their
+    port and every declared path is measured (netcheck.diagnose) after the probes.
     `nic` says which multi-NIC hosts get the dual-NIC checks (netcheck.nic; all by default).
     Cancelling the task (Ctrl-C) stops probing and returns a partial result.
     """
     with _few_full_collections():
-        return await _run_sweep(plan, transports, observer, host_concurrency, clock, readiness, nic)
+        return await _run_sweep(
+            plan, transports, observer, host_concurrency, clock, readiness, diagnose, nic
+        )
 
 
 async def _run_sweep(
@@ -218,6 +248,7 @@ async def _run_sweep(
     host_concurrency: int,
     clock: Callable[[], float],
     readiness: bool,
+    diagnose: DiagnoseSettings | None = None,
     nic: NicOptions = ALL_NICS,
 ) -> SweepResult:
     obs = observer or SweepObserver()
@@ -251,6 +282,8 @@ async def _run_sweep(
         ):
             needed.append(h)
     bw_done: dict[int, BandwidthOutcome] = {}
+    diagnostics: Diagnostics | None = None
+    st_timeout = plan.settings.timeout_ms
 
     clients: dict[str, AgentClient] = {}
     responder_ids: dict[str, str] = {}
@@ -430,6 +463,15 @@ async def _run_sweep(
             await nic_session.probe(clients, nonce, proven)
             await nic_session.finish(clients)
             phase("nic_s")
+        if diagnose is not None:
+            # while the responders still listen, so path traces can reach their targets
+            expects = {x.name: x.expect for x in topo.paths}
+            rows = [
+                (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, st_timeout))
+                for r in state.results.values()
+            ]
+            diagnostics = await run_diagnostics(topo, rows, clients, diagnose)
+            phase("diagnose_s")
         if topo.bandwidth:
             # After the probes, one path at a time (see netcheck.bandwidth.run); responders
             # go first so an endpoint may take a port they held (e.g. 9443).
@@ -489,6 +531,7 @@ async def _run_sweep(
         )
         if readiness
         else None,
+        diagnostics=diagnostics,
         nics=nic_session.reports(state.results, _judge_for(plan), interrupted),
     )
     obs.on_finish(result)

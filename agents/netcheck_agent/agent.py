@@ -22,6 +22,7 @@ import socket
 from typing import Any, Callable, Coroutine, Dict, Optional
 
 from . import __version__
+from . import diagnose as _diagnose
 from . import facts as _facts
 from . import nics as _nics
 from .bandwidth import BandwidthTasks
@@ -38,6 +39,7 @@ from .protocol import (
     STOPPED_AGENT_EXIT,
     BatchDone,
     Bye,
+    DiagRequest,
     Error,
     FactsRequest,
     Hello,
@@ -245,6 +247,8 @@ class Agent:
             self._spawn(self._stop_responders(msg.id))
         elif BandwidthTasks.accepts(msg):
             self._bandwidth.handle(msg)
+        elif isinstance(msg, DiagRequest):  # where a path breaks: traceroute, echo, PMTU
+            self._spawn(_diagnose.answer(msg, self._emit))
         elif isinstance(msg, FactsRequest):  # failback readiness: read-only host facts
             self._spawn(_facts.answer(msg, self._emit))
         elif isinstance(msg, NicFactsRequest):  # dual-NIC checks: interfaces, route choice

@@ -8,13 +8,15 @@ takes seconds and may print warnings on stdout, which is our protocol).
 
 from __future__ import annotations
 
-import importlib.util
 import platform
 import socket
 import sys
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from .probes.icmp_dgram import icmp_dgram_usable
+from .probes.raw import scapy_present
+from .probes.recverr import recverr_usable
 from .probes.tcp_connect import IP_BIND_ADDRESS_NO_PORT, TCP_INFO
 
 
@@ -26,6 +28,8 @@ class Capabilities:
     raw_sockets: bool
     platform: str
     python: str
+    recverr: bool = False  # Linux IP_RECVERR: traceroute / PMTU without privilege
+    icmp_dgram: bool = False  # unprivileged ICMP echo (net.ipv4.ping_group_range)
 
     def flags(self) -> Dict[str, bool]:
         """The boolean capabilities, as ``hello.capabilities`` carries them."""
@@ -34,6 +38,8 @@ class Capabilities:
             "bind_no_port": self.bind_no_port,
             "scapy": self.scapy,
             "raw_sockets": self.raw_sockets,
+            "recverr": self.recverr,
+            "icmp_dgram": self.icmp_dgram,
         }
 
 
@@ -67,10 +73,8 @@ def _raw_sockets() -> bool:
 
 
 def _scapy_present() -> bool:
-    try:
-        return importlib.util.find_spec("scapy") is not None
-    except (ImportError, ValueError):
-        return False
+    # honours NETCHECK_AGENT_NO_SCAPY (an agent run as if scapy were absent)
+    return scapy_present()
 
 
 _detected: Optional[Capabilities] = None
@@ -100,4 +104,6 @@ def _detect() -> Capabilities:
         raw_sockets=_raw_sockets(),
         platform=sys.platform,
         python=platform.python_version(),
+        recverr=recverr_usable()[0],
+        icmp_dgram=icmp_dgram_usable()[0],
     )

@@ -50,6 +50,7 @@ from ._bandwidth_msgs import (
     BandwidthRun,
     BandwidthStop,
 )
+from ._diag_msgs import DIAG_KINDS, DIAG_METHODS, REPLIES, DiagRequest, DiagResult, Hop
 from ._facts_msgs import Facts, FactsRequest, VolumeFacts
 from ._fields import ProtocolError, UnknownMessageType
 from ._nic_msgs import (
@@ -202,6 +203,8 @@ class Bye:
 
 Message = Union[
     Hello,
+    DiagRequest,
+    DiagResult,
     ProbeBatch,
     Result,
     BatchDone,
@@ -234,6 +237,8 @@ MESSAGE_TYPES: Dict[str, Any] = {
     cls.TYPE: cls
     for cls in (
         Hello,
+        DiagRequest,
+        DiagResult,
         ProbeBatch,
         Result,
         BatchDone,
@@ -332,6 +337,8 @@ __all__ = [
     "BW_STOPPED",
     "BW_TIMEOUT",
     "BW_UNREACHABLE",
+    "DIAG_KINDS",
+    "DIAG_METHODS",
     "ERROR_BAD_MESSAGE",
     "ERROR_INTERNAL",
     "ERROR_LIFETIME",
@@ -349,6 +356,7 @@ __all__ = [
     "REFUSED_ERROR",
     "REFUSED_IN_USE",
     "REFUSED_PERMISSION",
+    "REPLIES",
     "RTT_SOURCES",
     "SOURCE_RECEIVER",
     "SOURCE_SENDER",
@@ -375,10 +383,13 @@ __all__ = [
     "CaptureStart",
     "CaptureStop",
     "CapturedPacket",
+    "DiagRequest",
+    "DiagResult",
     "Error",
     "Facts",
     "FactsRequest",
     "Hello",
+    "Hop",
     "InterfaceFacts",
     "ListenRefused",
     "ListenSpec",

@@ -23,6 +23,7 @@ from netcheck.commands.common import (
     run_interruptible,
 )
 from netcheck.demo import SilentPorts
+from netcheck.diagnose import DiagnoseSettings
 from netcheck.errors import OutputError
 from netcheck.observers import Observers
 from netcheck.plan import Plan
@@ -65,6 +66,12 @@ def register(sub: Any) -> None:
         help="skip the failback readiness checks (run when the topology has an inventory; "
         "see `netcheck readiness`)",
     )
+    p.add_argument(
+        "--no-diagnose",
+        action="store_true",
+        help="skip the path diagnostics after the probes (traceroute of failing cells to their "
+        "port; per declared path: path taken, ICMP echo RTT/loss, path MTU)",
+    )
     add_sweep_settings(p)
     add_ssh_options(p)
     p.set_defaults(handler=run)
@@ -85,6 +92,7 @@ async def _sweep(plan: Plan, args: argparse.Namespace, store: StoreObserver | No
         host_concurrency=args.host_concurrency,
         # failback readiness joins the verdict when the topology has an inventory
         readiness=has_inventory(plan.topology) and not args.no_readiness,
+        diagnose=None if args.no_diagnose else DiagnoseSettings(),
     )
     return await run_interruptible(work)
 

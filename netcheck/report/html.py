@@ -21,10 +21,12 @@ from html import escape
 
 from netcheck import __version__
 from netcheck.catalog import Evidence
+from netcheck.diagnose import PathCheck
 from netcheck.nic.model import HostNicReport, NicVerdict
 from netcheck.plan import NO_MATCHING_HOSTS
 from netcheck.readiness.model import Verdict as ReadyVerdict
 from netcheck.report._html_assets import CSS, JS
+from netcheck.report.diagnose_report import path_figures
 from netcheck.report.json_report import SCHEMA, SCHEMA_VERSION, sweep_to_dict
 from netcheck.report.paths import NicCell, PathSummary, nic_usage, path_summaries
 from netcheck.results import CellResult, CellStatus
@@ -262,10 +264,27 @@ def _status(ok: bool | None) -> str:
     return '<span class="ok">within</span>' if ok else '<span class="bad">exceeded</span>'
 
 
-def _path_card(ps: PathSummary) -> str:
+def _path_card(ps: PathSummary, check: PathCheck | None = None) -> str:
     p = ps.path
     exp = p.expect
     slot = f'<span class="slot">{NOT_MEASURED}</span>'
+    # the diagnostics (when the sweep ran them) fill the MTU and gateway-hop slots
+    figures = path_figures(check) if check is not None else {}
+    codes = {f.code: f.level.value for f in check.findings} if check is not None else {}
+    mtu_measured = _e(figures["mtu"]) if "mtu" in figures else slot
+    mtu_status = ""
+    if codes.get("pmtu-below-expect") == "fail":
+        mtu_status = '<span class="bad">below</span>'
+    elif codes.get("pmtu-below-interface") == "warn":
+        mtu_status = '<span class="bad">below the hosts\' 1500</span>'
+    elif "mtu" in figures and check is not None and check.best("pmtu") is not None:
+        mtu_status = '<span class="ok">within</span>'
+    hops_measured = _e(figures["hops"]) if "hops" in figures else slot
+    hops_status = ""
+    if codes.get("path-mismatch") == "fail":
+        hops_status = '<span class="bad">other path</span>'
+    elif codes.get("path-taken") == "info":
+        hops_status = '<span class="ok">as expected</span>'
     gws = ", ".join(str(g) for g in p.gateways) or "none declared"
     verdicts = ", ".join(f"{_e(k)} {n}" for k, n in ps.verdicts) or "—"
     rtt_measured = "—"
@@ -283,9 +302,9 @@ def _path_card(ps: PathSummary) -> str:
     rows = [
         ("RTT", expected(exp.max_rtt_ms, "ms max"), _e(rtt_measured), _status(ps.rtt_ok)),
         ("loss", expected(exp.max_loss_pct, "% max"), _e(loss_measured), _status(ps.loss_ok)),
-        ("MTU", expected(exp.mtu, "bytes"), slot, ""),
+        ("MTU", expected(exp.mtu, "bytes"), mtu_measured, mtu_status),
         ("bandwidth", expected(exp.min_mbps, "Mbit/s min"), slot, ""),
-        ("gateway hops", _e(gws), slot, ""),
+        ("gateway hops", _e(gws), hops_measured, hops_status),
     ]
     body = "".join(
         f"<tr><th>{k}</th><td>{_e(e) if k != 'gateway hops' else e}</td><td>{m}</td><td>{s}</td></tr>"
@@ -306,7 +325,12 @@ def _paths(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> st
     if not summaries:
         inner = '<p class="hint">No path (VPN, ExpressRoute) is declared in the topology.</p>'
     else:
-        inner = '<div class="paths">' + "".join(_path_card(ps) for ps in summaries) + "</div>"
+        checks = {c.path: c for c in sweep.diagnostics.paths} if sweep.diagnostics else {}
+        inner = (
+            '<div class="paths">'
+            + "".join(_path_card(ps, checks.get(ps.path.name)) for ps in summaries)
+            + "</div>"
+        )
     note = (
         '<p class="hint">RTT and loss pool the attempts of the cells that crossed the path '
         "and found the port open.</p>"

@@ -8,6 +8,7 @@ from typing import Any
 
 from netcheck.report.app_report import app_to_dict
 from netcheck.report.bandwidth_report import outcome_to_dict
+from netcheck.report.diagnose_report import diagnostics_to_dict
 from netcheck.report.nic_report import nic_report_to_dict
 from netcheck.report.readiness_report import readiness_to_dict
 from netcheck.results import CellResult
@@ -149,6 +150,9 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
         "cells": [cell_to_dict(sweep, r, v) for r, v in verdicts],
         "bandwidth": [outcome_to_dict(o, v) for o, v in sweep.bandwidth_verdicts()],
         "readiness": None if sweep.readiness is None else readiness_to_dict(sweep.readiness),
+        "diagnostics": None
+        if sweep.diagnostics is None
+        else diagnostics_to_dict(sweep.diagnostics),
         "nics": [nic_report_to_dict(n) for n in sweep.nics],
     }
 

@@ -3,8 +3,9 @@
 A declared path (VPN, ExpressRoute) has expectations — MTU, bandwidth, RTT,
 loss. What a connectivity sweep measures about the path is what the cells that
 cross it saw: their round-trip times and their lost attempts. Those are
-aggregated here; MTU, bandwidth and the gateway hops need their own probes and
-are reported as "not measured" until a sweep carries them.
+aggregated here; MTU and the gateway hops come from the sweep's diagnostics
+(netcheck.diagnose, shown beside these figures), bandwidth from its bandwidth
+tests; without them they are reported as "not measured".
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from netcheck.plan import NO_MATCHING_HOSTS, Plan
 from netcheck.readiness import Verdict as ReadinessVerdict
 from netcheck.report.app_report import app_lines, cell_word
 from netcheck.report.bandwidth_report import bandwidth_lines
+from netcheck.report.diagnose_report import diagnostics_lines
 from netcheck.report.readiness_report import readiness_lines
 from netcheck.results import CellResult, CellStatus
 from netcheck.stats import CellVerdict, Verdict
@@ -123,6 +124,9 @@ def _failures(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) ->
             f"{s.proto}/{s.port}{remap}  [{v.verdict.value}]"
         )
         out.append(f"     why:  {v.reason}")
+        diag = sweep.diagnostics.for_cell(s.cell_id) if sweep.diagnostics else None
+        if diag is not None:
+            out.append(f"     where: {diag.where.message}")
         if r.status is CellStatus.MEASURED:
             if rule.evidence is Evidence.USER:
                 out.append(f"     rule: {s.rule_id} (a rule of this topology)")
@@ -206,6 +210,7 @@ def render_table(sweep: SweepResult) -> str:
         lines.append(f"{what} on {a.host} ({a.transport}): {a.reason}")
     lines += bandwidth_lines(sweep.bandwidth_verdicts())
     lines += app_lines(rows)
+    lines += diagnostics_lines(sweep.diagnostics, topo)
     fail_lines = _failures(sweep, rows)
     if fail_lines:
         lines += ["", *fail_lines]

@@ -21,6 +21,7 @@ from netcheck import __version__
 from netcheck.catalog import Evidence, Rule
 from netcheck.errors import ConfigError, StoreError
 from netcheck.plan import Plan, ProbeSpec, build_plan
+from netcheck.report.diagnose_report import diagnostics_from_dict
 from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
 from netcheck.store.schema import connect, describe_error
 from netcheck.sweep import ResponderInfo, SweepResult
@@ -147,7 +148,7 @@ def load_sweep(conn: sqlite3.Connection, sweep_id: str) -> SweepResult:
     """Rebuild a stored sweep as the `SweepResult` the renderers take."""
     row = conn.execute(
         "SELECT s.topology_name, s.topology_file, s.netcheck_version, s.started_at, "
-        "s.finished_at, s.interrupted, s.settings, s.phases, t.text "
+        "s.finished_at, s.interrupted, s.settings, s.phases, t.text, s.diagnostics "
         "FROM sweeps s LEFT JOIN topology_text t ON t.sha256 = s.topology_sha256 "
         "WHERE s.id = ?",
         (sweep_id,),
@@ -164,7 +165,8 @@ def load_sweep(conn: sqlite3.Connection, sweep_id: str) -> SweepResult:
 
 
 def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> SweepResult:
-    _name, file, version, started, finished, interrupted, settings_json, phases_json, text = row
+    _name, file, version, started, finished, interrupted, settings_json, phases_json, text = row[:9]
+    diagnostics_json = row[9]
     if text is None:
         raise StoreError(
             f"sweep {sweep_id} was stored without its topology text ({file} could not be "
@@ -256,6 +258,9 @@ def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> S
         finished_at=finished if finished is not None else last_recorded,
         interrupted=bool(interrupted) or died,
         phases={k: float(v) for k, v in json.loads(phases_json).items()},
+        diagnostics=None
+        if diagnostics_json is None
+        else diagnostics_from_dict(json.loads(diagnostics_json)),
     )
 
 

@@ -110,6 +110,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (sweep_id, idx)
     ) WITHOUT ROWID;
     """,
+    # v2: the path diagnostics (traces of failing cells, path checks), as the JSON
+    # report's `diagnostics` object; NULL when the sweep did not run them
+    """
+    ALTER TABLE sweeps ADD COLUMN diagnostics TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -24,6 +24,7 @@ from typing import Any
 from netcheck import __version__
 from netcheck.errors import StoreError
 from netcheck.plan import Plan
+from netcheck.report.diagnose_report import diagnostics_to_dict
 from netcheck.results import AgentInfo, CellResult, CellStatus, Sample
 from netcheck.stats import judge
 from netcheck.store.schema import connect, describe_error
@@ -356,13 +357,16 @@ class StoreObserver(SweepObserver):
             )
             conn.execute(
                 "UPDATE sweeps SET started_at = ?, finished_at = ?, interrupted = ?, "
-                "verdict = ?, phases = ? WHERE id = ?",
+                "verdict = ?, phases = ?, diagnostics = ? WHERE id = ?",
                 (
                     result.started_at,
                     result.finished_at,
                     int(result.interrupted),
                     "go" if result.go else "no-go",
                     _json(result.phases),
+                    None
+                    if result.diagnostics is None
+                    else _json(diagnostics_to_dict(result.diagnostics)),
                     result.sweep_id,
                 ),
             )

@@ -162,9 +162,31 @@ def _parse_path(name: str, node: Node, site_names: set[str]) -> Path:
         pair.append(site)
     if pair[0] == pair[1]:
         m["sites"].fail("a path joins two different sites")
-    gateways = tuple(_address(g) for g in m["gateways"].as_list()) if "gateways" in m else ()
+    gateways: tuple[IPAddress, ...] = ()
+    names: tuple[str, ...] = ()
+    if "gateways" in m:
+        # a list of addresses, or a mapping name -> address or list of addresses (a
+        # router answers a trace from the address facing the prober: one per side);
+        # the names show in the diagnostics
+        if isinstance(m["gateways"].value, dict):
+            addrs: list[IPAddress] = []
+            labels: list[str] = []
+            for gw_name, g in m["gateways"].items():
+                for one in g.as_list() if isinstance(g.value, list) else [g]:
+                    addrs.append(_address(one))
+                    labels.append(gw_name)
+            gateways, names = tuple(addrs), tuple(labels)
+        else:
+            gateways = tuple(_address(g) for g in m["gateways"].as_list())
     expect = _parse_expect(m["expect"]) if "expect" in m else PathExpect()
-    return Path(name=name, kind=kind, sites=(pair[0], pair[1]), gateways=gateways, expect=expect)
+    return Path(
+        name=name,
+        kind=kind,
+        sites=(pair[0], pair[1]),
+        gateways=gateways,
+        expect=expect,
+        gateway_names=names,
+    )
 
 
 _AGENT_KEYS = frozenset({"transport", "user", "port", "python", "address", "responders"})

@@ -109,9 +109,15 @@ class Path:
     sites: tuple[str, str]
     gateways: tuple[IPAddress, ...] = ()
     expect: PathExpect = PathExpect()
+    # parallel to gateways when they were given names; a router with an address per
+    # side repeats its name
+    gateway_names: tuple[str, ...] = ()
 
     def joins(self, a: str, b: str) -> bool:
         return {a, b} == set(self.sites)
+
+    def gateway_name(self, index: int) -> str | None:
+        return self.gateway_names[index] if index < len(self.gateway_names) else None
 
 
 @dataclass(frozen=True, slots=True)

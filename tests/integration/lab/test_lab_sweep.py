@@ -271,7 +271,7 @@ def test_planted_fault_gives_its_verdict(
             assert (s["outcome"], s["errno"], s["proven"]) == (outcome, errno, False), s
             assert detail in s["detail"], s
         if verdict == "unreachable":
-            assert f"({errno})" in c["reason"] and "ICMP unreachable" in c["reason"]
+            assert f"({detail})" in c["reason"] and "ICMP unreachable" in c["reason"]
     assert_no_agents_left(lab)
 
 
