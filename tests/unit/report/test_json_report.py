@@ -128,7 +128,9 @@ def test_every_cell_field() -> None:
             assert list(s) == SAMPLE_KEYS
     ok = _cells(doc, VM_CS)
     assert ok["app"] is None  # a plain TCP cell
-    assert {k: ok[k] for k in CELL_KEYS if k not in ("rtt_ms", "samples", "hint", "doc", "app")} == {
+    assert {
+        k: ok[k] for k in CELL_KEYS if k not in ("rtt_ms", "samples", "hint", "doc", "app")
+    } == {
         "cell_id": "vm1/nic0>cs01/failback:tcp/10443",
         "source_host": "vm1",
         "source_nic": "nic0",
