@@ -24,12 +24,13 @@ from netcheck.commands.common import (
     EXIT_INTERRUPTED,
     EXIT_NO_GO,
     add_ssh_options,
+    deliver,
     make_transports,
     open_output,
     positive_int,
     run_interruptible,
 )
-from netcheck.errors import OutputError, TransportError, UsageError
+from netcheck.errors import TransportError, UsageError
 from netcheck.report.bandwidth_report import render_bandwidth_json, render_bandwidth_table
 from netcheck.topology import load_topology
 from netcheck.topology.bandwidth import (
@@ -185,19 +186,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         text = render_bandwidth_json(topo, pairs, started)
     else:
         text = render_bandwidth_table(topo, pairs)
-    if target is not None:
-        try:
-            with target:
-                target.write(text)
-        except OSError as exc:
-            out.write(text)
-            raise OutputError(
-                f"could not write {args.output} ({exc}); the report is above"
-            ) from None
+    if deliver(text, target, args.output, out):
         with contextlib.suppress(OSError):
             sys.stderr.write(f"report written to {args.output}\n")
-    else:
-        out.write(text)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_GO if all(v.passed for _, v in pairs) else EXIT_NO_GO

@@ -25,6 +25,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_ssh_options",
     "add_sweep_settings",
+    "deliver",
     "make_transports",
     "open_output",
     "plan_from_args",
@@ -150,6 +151,24 @@ async def run_interruptible(work: Awaitable[T]) -> T:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
+
+
+def deliver(text: str, target: TextIO | None, path: Path | None, out: TextIO) -> bool:
+    """Write a report to the file opened by `open_output`, else to `out`.
+
+    Nothing measured is lost: when the file can't be written, the report goes to
+    `out` and then the OutputError says so. True when it went to the file.
+    """
+    if target is None:
+        out.write(text)
+        return False
+    try:
+        with target:
+            target.write(text)
+    except OSError as exc:
+        out.write(text)
+        raise OutputError(f"could not write {path} ({exc}); the report is above") from None
+    return True
 
 
 def open_output(path: Path | None) -> TextIO | None:

@@ -16,12 +16,13 @@ from netcheck.commands.common import (
     EXIT_NO_GO,
     add_ssh_options,
     add_sweep_settings,
+    deliver,
     make_transports,
     open_output,
     plan_from_args,
     run_interruptible,
 )
-from netcheck.errors import OutputError, UsageError
+from netcheck.errors import UsageError
 from netcheck.nic.run import NicOptions
 from netcheck.report.nic_report import render_nic_json, render_nic_table
 from netcheck.sweep import run_sweep
@@ -101,17 +102,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         text = render_nic_table(report, header)
         if down:
             text += "\n" + "\n".join(down) + "\n"
-    if target is not None:
-        try:
-            with target:
-                target.write(text)
-        except OSError as exc:
-            out.write(text)
-            raise OutputError(
-                f"could not write {args.output} ({exc}); the report is above"
-            ) from None
-    else:
-        out.write(text)
+    deliver(text, target, args.output, out)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_GO if report.clean else EXIT_NO_GO

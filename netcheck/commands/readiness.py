@@ -14,11 +14,11 @@ from netcheck.commands.common import (
     EXIT_GO,
     EXIT_NO_GO,
     add_ssh_options,
+    deliver,
     make_transports,
     open_output,
     positive_int,
 )
-from netcheck.errors import OutputError
 from netcheck.readiness import LiveStatus, evaluate
 from netcheck.readiness.live import gather_live_facts
 from netcheck.report.readiness_report import render_readiness_json, render_readiness_table
@@ -70,15 +70,5 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if args.format == "json"
         else render_readiness_table(result, topo)
     )
-    if target is not None:
-        try:
-            with target:
-                target.write(text)
-        except OSError as exc:
-            out.write(text)
-            raise OutputError(
-                f"could not write {args.output} ({exc}); the report is above"
-            ) from None
-    else:
-        out.write(text)
+    deliver(text, target, args.output, out)
     return EXIT_GO if result.go else EXIT_NO_GO

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from netcheck.commands._db import add_db_option, db_path
-from netcheck.commands.common import EXIT_GO, open_output
-from netcheck.errors import OutputError
+from netcheck.commands.common import EXIT_GO, deliver, open_output
 from netcheck.report.formats import FORMATS, render
 from netcheck.store import load_sweep, open_store, resolve_sweep_id
 
@@ -47,13 +46,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
     text = render(sweep, args.format)
     target = open_output(args.output)
-    if target is None:
-        out.write(text)
+    if not deliver(text, target, args.output, out):
         return EXIT_GO
-    try:
-        with target:
-            target.write(text)
-    except OSError as exc:
-        raise OutputError(f"could not write {args.output}: {exc.strerror or exc}") from None
     sys.stderr.write(f"sweep {sweep.sweep_id}: report written to {args.output}\n")
     return EXIT_GO

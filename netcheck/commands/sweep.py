@@ -16,6 +16,7 @@ from netcheck.commands.common import (
     EXIT_NO_GO,
     add_ssh_options,
     add_sweep_settings,
+    deliver,
     make_transports,
     open_output,
     plan_from_args,
@@ -121,21 +122,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             f"{result.sweep_id} stored in {store.path} "
             f"(netcheck report {result.sweep_id} --format {'|'.join(FORMATS)})"
         )
-    if target is not None:
-        try:
-            with target:
-                target.write(text)
-        except OSError as exc:
-            out.write(text)  # nothing measured is lost: the report goes to stdout instead
-            raise OutputError(
-                f"could not write {args.output} ({exc}); the report is above"
-            ) from None
+    if deliver(text, target, args.output, out):
         verdict = "GO" if result.go else "NO-GO"
         sys.stderr.write(f"{verdict}: report written to {args.output}\n")
         if stored:
             sys.stderr.write(f"sweep {stored}\n")
     else:
-        out.write(text)
         if stored and args.format == "table":
             out.write(f"\nSweep {stored}\n")
         elif stored:  # keep the machine-readable output clean

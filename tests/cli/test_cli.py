@@ -198,3 +198,13 @@ def test_help_teaches(cmd: list[str]) -> None:
     proc = netcheck(*cmd)
     assert proc.returncode == 0
     assert "exit codes" in proc.stdout or "topology" in proc.stdout
+
+
+def test_report_that_cannot_be_written_goes_to_stdout_and_says_so() -> None:
+    # /dev/full opens fine and fails on write (ENOSPC): the disk-full case, for real
+    proc = netcheck("sweep", str(DEMO), "--format", "json", "-o", "/dev/full")
+    assert proc.returncode == 2
+    assert "could not write /dev/full" in proc.stderr
+    assert "the report is above" in proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == "go"  # nothing measured is lost
+    assert "Traceback" not in proc.stderr
