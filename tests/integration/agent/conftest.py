@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import select
 import socket
 import threading
@@ -116,7 +117,20 @@ def has_ipv6_loopback() -> bool:
     return True
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip where this machine can't run the test; in CI (CI=true) that is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"prerequisite missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def prerequisite() -> Callable[[str], None]:
+    """`prerequisite(reason)`: skip locally, fail in CI."""
+    return skip_or_fail
+
+
 @pytest.fixture
 def ipv6() -> None:
     if not has_ipv6_loopback():
-        pytest.skip("no IPv6 loopback on this host")
+        skip_or_fail("no IPv6 loopback on this host")

@@ -147,10 +147,12 @@ def test_bound_source_address_is_the_one_the_listener_sees(arun: Any, server: An
     assert sorted(peer[0] for peer in srv.peers) == ["127.0.0.44", "127.0.0.45"]
 
 
-def test_source_address_not_on_this_host_is_unreachable(arun: Any, listen: Any) -> None:
+def test_source_address_not_on_this_host_is_unreachable(
+    arun: Any, listen: Any, prerequisite: Any
+) -> None:
     with open("/proc/sys/net/ipv4/ip_nonlocal_bind") as f:
         if f.read().strip() != "0":
-            pytest.skip("ip_nonlocal_bind is on: any source address binds")
+            prerequisite("ip_nonlocal_bind is on: any source address binds")
     _sock, port = listen("127.0.0.41")
     s = one(arun, "127.0.0.41", port, src="198.18.0.1")
     assert s.outcome == "unreachable" and s.detail.startswith("bind: EADDRNOTAVAIL")

@@ -133,11 +133,13 @@ def test_bound_source_gets_its_port_at_connect_time(arun: Any, server: Any) -> N
     assert seen == [0]
 
 
-def test_source_address_not_on_this_host_is_unreachable(arun: Any, listen: Any) -> None:
+def test_source_address_not_on_this_host_is_unreachable(
+    arun: Any, listen: Any, prerequisite: Any
+) -> None:
     try:
         with open("/proc/sys/net/ipv4/ip_nonlocal_bind") as f:
             if f.read().strip() != "0":
-                pytest.skip("ip_nonlocal_bind is on: any source address binds")
+                prerequisite("ip_nonlocal_bind is on: any source address binds")
     except OSError:
         pass
     _sock, port = listen("127.0.0.11")
@@ -161,12 +163,14 @@ def test_rtt_comes_from_tcp_info_on_linux(arun: Any, listen: Any) -> None:
         assert s.rtt_us is not None and 0 < s.rtt_us <= wall_us
 
 
-def test_many_attempts_leave_no_sockets_behind(arun: Any, server: Any, free_port: Any) -> None:
+def test_many_attempts_leave_no_sockets_behind(
+    arun: Any, server: Any, free_port: Any, prerequisite: Any
+) -> None:
     import os
 
     fd_dir = "/proc/self/fd"
     if not os.path.isdir(fd_dir):
-        pytest.skip("needs /proc/self/fd")
+        prerequisite("needs /proc/self/fd")
     srv = server(lambda conn: conn.close(), max_conns=1000)
     closed = free_port("127.0.0.11")
     before = len(os.listdir(fd_dir))
