@@ -102,6 +102,9 @@ def rtt_stats(samples: Iterable[Sample]) -> RttStats | None:
         jitter = sum(abs(b - a) for a, b in zip(in_order, in_order[1:], strict=False)) / (
             len(in_order) - 1
         )
+        # A mean of |steps| never exceeds the range; float rounding of the sum and of
+        # max - min can put it a hair above, so hold the invariant exactly.
+        jitter = min(jitter, ordered[-1] - ordered[0])
     sources = {s.rtt_source or "monotonic" for s in timed}
     return RttStats(
         count=len(ordered),

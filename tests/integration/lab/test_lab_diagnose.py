@@ -1,9 +1,9 @@
 """Where a path breaks, in the namespace lab: real sweeps over SSH with the diagnostics on.
 
-The agents on the lab hosts run `python3` (Debian's /usr/bin/python3 with the
-python3-scapy package, root in their namespaces), so they use scapy's raw
-packets. The same checks then run with scapy hidden from the agents (an
-interpreter wrapper that sets NETCHECK_AGENT_NO_SCAPY=1): they fall back to
+The agents on the lab hosts run Debian's /usr/bin/python3, named by path in the
+lab topology, with the python3-scapy package (root in their namespaces), so they
+use scapy's raw packets. The same checks then run on agents whose interpreter
+really has no scapy (that Python started with `-S`, no site-packages): they fall back to
 the kernel's error queue (IP_RECVERR), to unprivileged ICMP sockets where
 `net.ipv4.ping_group_range` allows, and otherwise say "not available" — never a
 false green. Every packet stays inside lab namespaces; faults and sysctls are
@@ -12,7 +12,6 @@ undone in `finally`.
 
 from __future__ import annotations
 
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from netcheck.lab import Lab, LabState, lab_exec, lab_fault
+from tests.integration.lab.conftest import plain_agent_python
 from tests.integration.lab.test_lab_sweep import (
     TOPOLOGY,
     Report,
@@ -66,11 +66,8 @@ def with_faults(
 
 @pytest.fixture
 def no_scapy_topology(tmp_path: Path) -> Path:
-    """The lab topology with every agent run by an interpreter that hides scapy."""
-    wrapper = tmp_path / "python3-no-scapy"
-    wrapper.write_text('#!/bin/sh\nNETCHECK_AGENT_NO_SCAPY=1 exec /usr/bin/python3 "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    tmp_path.chmod(0o755)
+    """The lab topology with every agent run by an interpreter that has no scapy."""
+    wrapper = plain_agent_python(tmp_path)
 
     def edit(doc: dict[str, Any]) -> None:
         doc["defaults"]["agent"]["python"] = str(wrapper)
@@ -207,6 +204,9 @@ def test_without_scapy_the_fallbacks_locate_name_and_measure(
         lab, lab_state, ("vpn_drops_replication", "ps_cs_prohibited"), no_scapy_topology
     )
     assert code == 1 and set(failing(report)) == {DROP_CELL, PROHIBITED_CELL}
+    # the cells' verdicts do not depend on scapy: connect() sees the same outcomes
+    assert cells(report)[DROP_CELL]["verdict"] == "filtered"
+    assert cells(report)[PROHIBITED_CELL]["verdict"] == "unreachable"
     for a in report["agents"]:
         assert a["capabilities"]["scapy"] is False and a["capabilities"]["recverr"] is True, a
     d = diag_cells(report)

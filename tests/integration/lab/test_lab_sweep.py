@@ -27,6 +27,7 @@ import yaml
 from netcheck.lab import Lab, LabState, lab_exec, lab_fault, lab_spawn
 from netcheck.lab.commands import netns_pids
 from netcheck.lab.sshd import host_dir, read_pid, start_sshd, stop_sshd
+from tests.integration.lab.conftest import AGENT_PYTHON
 
 pytestmark = pytest.mark.lab
 
@@ -287,7 +288,7 @@ def test_wrong_replication_port_override_is_refused_on_the_real_port(
                 doc["hosts"][host]["agent"] = {
                     "transport": "ssh",
                     "user": "root",
-                    "python": "python3",
+                    "python": AGENT_PYTHON,
                     "responders": False,
                 }
 
