@@ -35,8 +35,7 @@ OK, WARN, FAIL = "ok", "warn", "fail"
 DATA_PORT_RULES = frozenset({"vm-to-ps-data"})
 
 DOC_PS_CHECK = (
-    "shared/reference/asr-failback-ports.md, 'How the docs say to check connectivity' "
-    "(browse https://<PS>:9443/: a certificate warning, then 400 Bad Request); "
+    "browse https://<PS>:9443/: a certificate warning, then 400 Bad Request, in "
     "AS/vmware-physical-azure-troubleshoot-process-server.md"
 )
 DOC_ENDPOINTS = (

@@ -85,3 +85,12 @@ def test_doc_links_in_order_each_once_and_includes_link_to_their_article() -> No
 def test_an_unknown_document_is_an_error_not_a_dead_link(doc: str) -> None:
     with pytest.raises(UnknownDocument, match="not a known"):
         doc_links(doc)
+
+
+def test_docs_asr_ports_is_the_catalog_rendered() -> None:
+    from netcheck.catalog.markdown import render_port_matrix
+
+    page = PACKAGE.parent / "docs" / "asr-ports.md"
+    assert page.read_text(encoding="utf-8") == render_port_matrix(load_catalog()), (
+        "docs/asr-ports.md is stale: python -m netcheck.catalog.markdown > docs/asr-ports.md"
+    )
