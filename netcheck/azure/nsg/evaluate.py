@@ -140,8 +140,9 @@ def _address_term_ip(term: AddressTerm, addr: IPAddress, end: Endpoint, scope: T
     if term.asg is not None:
         if end.asg_ids is not None:
             return Term(Match.YES if term.asg in end.asg_ids else Match.NO)
-        if not end.in_azure and scope.virtual_network(addr) is Match.NO:
-            return Term(Match.NO)  # ASG members are NICs in the VNet
+        if not end.in_azure and scope.complete:
+            # ASG members are NICs of the VNet, and the VNet export shows it has no subnet there
+            return Term(Match.NO)
         return Term(
             Match.MAYBE,
             f"ASG {id_name(term.asg)}: whether {addr} is a member needs its NIC in the NIC "

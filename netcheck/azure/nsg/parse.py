@@ -144,6 +144,11 @@ def parse_nsgs(doc: Any, file: str) -> tuple[Nsg, ...]:
     items = _list_or_one(root)
     out = []
     for item in items:
+        if not isinstance(item.value, dict):
+            item.fail(
+                f"not a network security group (found {_kind(item.value)}); give the output "
+                "of `az network nsg list -o json`"
+            )
         o = item.obj()
         if "securityRules" not in o and "defaultSecurityRules" not in o:
             what = o.get("type") or ("an object with " + ", ".join(sorted(o)[:6]) if o else "{}")

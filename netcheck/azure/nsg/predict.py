@@ -21,6 +21,7 @@ __all__ = [
     "describe_stage",
     "fix_hint",
     "predict_cell",
+    "predict_flow",
     "predict_plan",
     "tag_scope",
 ]
@@ -172,18 +173,45 @@ def _notes(plan: Plan, export: AzureExport, scope: TagScope) -> tuple[str, ...]:
 
 
 def predict_cell(spec: ProbeSpec, export: AzureExport, scope: TagScope) -> CellPrediction | None:
-    src = locate(spec.source_address, export)
-    dst = locate(spec.dest_address, export)
-    if not src.in_azure and not dst.in_azure:
-        return None
-    flow = Flow(src, dst, spec.proto, spec.port)
-    stages = evaluate_flow(flow, export, scope)
-    p = CellPrediction(
+    """The prediction of one plan cell; None when neither end is in Azure."""
+    return predict_flow(
+        spec.source_address,
+        spec.dest_address,
+        spec.proto,
+        spec.port,
+        export,
+        scope,
         cell_id=spec.cell_id,
         source=f"{spec.source_host} {spec.source_address}",
         destination=f"{spec.dest_host} {spec.dest_address}",
-        proto=spec.proto,
-        port=spec.port,
+    )
+
+
+def predict_flow(
+    source_address: str,
+    dest_address: str,
+    proto: str,
+    port: int,
+    export: AzureExport,
+    scope: TagScope,
+    *,
+    cell_id: str = "",
+    source: str = "",
+    destination: str = "",
+) -> CellPrediction | None:
+    """The prediction of one flow (addresses as text; a destination may be a DNS name)."""
+    src = locate(source_address, export)
+    dst = locate(dest_address, export)
+    if not src.in_azure and not dst.in_azure:
+        return None
+    flow = Flow(src, dst, proto, port)
+    stages = evaluate_flow(flow, export, scope)
+    p = CellPrediction(
+        cell_id=cell_id or f"{source_address}>{dest_address}:{proto}/{port}",
+        source=source or source_address,
+        destination=destination or dest_address,
+        proto=proto,
+        port=port,
         outcome=_outcome(stages),
         stages=stages,
         reason="",
