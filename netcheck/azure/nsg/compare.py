@@ -95,7 +95,8 @@ def compare(
         return finding(
             "fail" if expect_reachable else "warn",
             f"predicted allow, measured {measured_text}: outside Azure — the on-premises "
-            f"firewall, the VPN, a route{hop} (the NSGs allow it: {p.reason})",
+            f"firewall, the VPN, a route{hop} (the NSGs allow it: "
+            f"{p.reason.removeprefix('allowed: ')})",
             "look outside Azure: the on-premises firewall and the VPN/ExpressRoute gateway's "
             "policy for this flow, and the routes both ways"
             + (f", starting after {last_hop}" if last_hop else ""),
