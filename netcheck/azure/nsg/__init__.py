@@ -6,7 +6,7 @@ Input is what an administrator can export (`az network nsg|nic|vnet|route-table 
 (prediction vs measured verdict → a finding); `load` reads the files.
 """
 
-from netcheck.azure.nsg.compare import NsgFinding, compare
+from netcheck.azure.nsg.compare import NsgFinding, compare, compare_cells
 from netcheck.azure.nsg.evaluate import Outcome, Stage
 from netcheck.azure.nsg.load import load_export
 from netcheck.azure.nsg.model import AzureExport
@@ -22,6 +22,7 @@ __all__ = [
     "Predictions",
     "Stage",
     "compare",
+    "compare_cells",
     "load_export",
     "predict_plan",
 ]

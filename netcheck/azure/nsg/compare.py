@@ -13,13 +13,14 @@ hint, doc), so the sweep result can list it beside the others:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from netcheck.azure.nsg.evaluate import Outcome
-from netcheck.azure.nsg.predict import CellPrediction
+from netcheck.azure.nsg.predict import CellPrediction, Predictions
 from netcheck.stats import Verdict
 
-__all__ = ["FINDING_KIND", "NsgFinding", "compare"]
+__all__ = ["FINDING_KIND", "NsgFinding", "compare", "compare_cells"]
 
 FINDING_KIND = "nsg"
 VERDICTS = ("pass", "fail", "warn", "unknown")
@@ -108,4 +109,29 @@ def compare(
         f"attached where it seems ({p.reason})",
         "export the NSGs, NICs and VNets again (az network nsg list -o json ...) and check "
         "the rule's attachment to the subnet / NIC",
+    )
+
+
+def compare_cells(
+    predictions: Predictions,
+    measured: Mapping[str, Verdict],
+    *,
+    expect_reachable: Mapping[str, bool] | None = None,
+    last_hops: Mapping[str, str] | None = None,
+) -> tuple[NsgFinding, ...]:
+    """One finding per predicted cell that has a measured verdict, in prediction order.
+
+    `measured`, `expect_reachable` (default True) and `last_hops` are keyed by cell id.
+    """
+    expect = expect_reachable or {}
+    hops = last_hops or {}
+    return tuple(
+        compare(
+            p,
+            measured[p.cell_id],
+            expect_reachable=expect.get(p.cell_id, True),
+            last_hop=hops.get(p.cell_id),
+        )
+        for p in predictions.cells
+        if p.cell_id in measured
     )

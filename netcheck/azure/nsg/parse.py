@@ -239,6 +239,8 @@ def _ports(node: _Node, key: str) -> tuple[PortRange, ...]:
     for item in _opt_list(node, key + "s"):
         out.append(parse_port_range(item))
     if not out:
+        if key == "sourcePortRange":
+            return (ANY_PORT,)  # some ARM templates leave it out; Azure's default is *
         node.fail(f"rule has neither {key!r} nor {key + 's'!r}")
     return tuple(out)
 

@@ -122,3 +122,18 @@ def test_unmeasured_or_unknown_is_unknown() -> None:
 def test_finding_dict_shape() -> None:
     d = compare(_denied(), Verdict.FILTERED).to_dict()
     assert set(d) == {"id", "kind", "subject", "verdict", "reason", "hint", "doc"}
+
+
+def test_compare_cells_over_a_plan(lab_predictions) -> None:  # type: ignore[no-untyped-def]
+    from netcheck.azure.nsg import compare_cells
+
+    _plan, preds = lab_predictions
+    ps_mt = "ps-azure/nic0>mt01/nic0:tcp/9443"
+    vm_ps = "vm-app01/nic0>ps-azure/nic0:tcp/9443"
+    found = compare_cells(
+        preds,
+        {ps_mt: Verdict.FILTERED, vm_ps: Verdict.OPEN, "not/a>cell:tcp/1": Verdict.OPEN},
+        last_hops={ps_mt: "onprem-gw 198.18.200.6 (s2s-vpn)"},
+    )
+    assert [(f.subject, f.verdict) for f in found] == [(vm_ps, "warn"), (ps_mt, "fail")]
+    assert "onprem-gw 198.18.200.6 (s2s-vpn)" in found[1].reason
