@@ -9,6 +9,11 @@ azure:                          # optional; without it the Azure endpoint rules 
     - contosovault.backup.windowsazure.com
   proxy: http://198.18.2.5:3128 # the unauthenticated HTTP proxy the servers use (CONNECT)
   resolver: dns01               # a dns_server host, IP[:PORT], or "system" (the host's own)
+  nsg_export:                   # `az ... list -o json` files for the NSG predictions (paths
+    nsgs: nsgs.json             # relative to this file); `nsg_export: nsgs.json` names the
+    nics: nics.json             # NSG file alone. Only this key under azure: does not turn
+    vnets: vnets.json           # the Azure endpoint checks on.
+    route_tables: routes.json
 hosts:
   ps-azure:
     tls: true                   # 443 / vCenter / replication-data cells get a TLS handshake
@@ -30,6 +35,7 @@ from netcheck.yamlsource import Node
 
 __all__ = [
     "AzureSettings",
+    "NsgExportFiles",
     "TlsHint",
     "parse_azure",
     "parse_dns_query",
@@ -66,6 +72,16 @@ class TlsHint:
 
 
 @dataclass(frozen=True, slots=True)
+class NsgExportFiles:
+    """The Azure export files named by `azure.nsg_export`, as written (relative to the topology)."""
+
+    nsgs: str
+    nics: str | None = None
+    vnets: str | None = None
+    route_tables: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AzureSettings:
     declared: bool = False
     cloud: str = "public"
@@ -73,6 +89,7 @@ class AzureSettings:
     storage_account: str | None = None
     proxy: tuple[str, int] | None = None  # (host, port) of an HTTP proxy
     resolver: str | None = None  # "system", "IP", "IP:PORT", or a dns_server host name
+    nsg_export: NsgExportFiles | None = None  # for the NSG predictions (netcheck.azure.nsg)
 
     @property
     def proxy_text(self) -> str | None:
@@ -160,8 +177,20 @@ def _resolver(node: Node, dns_hosts: set[str]) -> str:
     return text
 
 
+def _nsg_export(node: Node) -> NsgExportFiles:
+    if isinstance(node.value, str):
+        return NsgExportFiles(nsgs=node.as_str())
+    m = node.as_mapping({"nsgs", "nics", "vnets", "route_tables"})
+    if "nsgs" not in m:
+        node.fail("give 'nsgs': the output of `az network nsg list -o json`")
+    files = {k: m[k].as_str() for k in ("nsgs", "nics", "vnets", "route_tables") if k in m}
+    return NsgExportFiles(**files)
+
+
 def parse_azure(node: Node, dns_hosts: set[str]) -> AzureSettings:
-    m = node.as_mapping({"cloud", "endpoints", "storage_account", "proxy", "resolver"})
+    m = node.as_mapping(
+        {"cloud", "endpoints", "storage_account", "proxy", "resolver", "nsg_export"}
+    )
     cloud = m["cloud"].as_str() if "cloud" in m else "public"
     if cloud not in CLOUDS:
         m["cloud"].fail(f"unknown cloud {cloud!r}; expected public or government")
@@ -190,10 +219,11 @@ def parse_azure(node: Node, dns_hosts: set[str]) -> AzureSettings:
                 f"{account!r} is not a storage account name (3-24 lower-case letters and digits)"
             )
     return AzureSettings(
-        declared=True,
+        declared=not m or set(m) != {"nsg_export"},
         cloud=cloud,
         endpoints=endpoints,
         storage_account=account,
         proxy=_proxy(m["proxy"]) if "proxy" in m else None,
         resolver=_resolver(m["resolver"], dns_hosts) if "resolver" in m else None,
+        nsg_export=_nsg_export(m["nsg_export"]) if "nsg_export" in m else None,
     )
