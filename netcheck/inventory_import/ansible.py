@@ -3,8 +3,9 @@ ansible-core parses (INI, YAML, scripts), through its own `ansible-inventory`.
 
 The connection variables become the agent: `ansible_host` (the address),
 `ansible_user`, `ansible_port`, `ansible_python_interpreter`,
-`ansible_ssh_private_key_file`; `ansible_connection: local` runs the agent in
-process. Groups (with their parents: groups of groups) are what `--role` and
+`ansible_ssh_private_key_file`. `ansible_connection: local` on localhost runs the
+agent in process; on any other host it means Ansible drives that host from the
+controller (vCenter, say): a destination with no agent. Groups (with their parents: groups of groups) are what `--role` and
 `--site` patterns match as `group:NAME`.
 """
 
@@ -153,7 +154,9 @@ def _draft(
     todos: list[str] = []
     agent: list[tuple[str, Sourced]] = []
     got = _var(hostvars, "ansible_host")
-    address_text, address_origin = (str(got[0]), got[1]) if got else (name, "the host name")
+    address_text, address_origin = (
+        (str(got[0]), f"ansible_host ({got[1]})") if got else (name, "the host name")
+    )
     try:
         address = str(ipaddress.ip_address(address_text))
     except ValueError:
@@ -164,15 +167,17 @@ def _draft(
         )
     connection = _var(hostvars, "ansible_connection")
     conn = str(connection[0]) if connection else "ssh"
-    if conn == "local":
+    if conn == "local" and (name == "localhost" or address.startswith("127.")):
+        agent.append(("transport", Sourced("local", f"ansible_connection=local on {name}")))
+    elif conn == "local":
+        # Ansible drives it from the controller (an API target such as vCenter): the
+        # host is a destination, no agent runs on it
         agent.append(
-            (
-                "transport",
-                Sourced("local", f"ansible_connection=local ({connection and connection[1]})"),
-            )
+            ("transport", Sourced("none", "ansible_connection=local: managed from the controller"))
         )
     elif conn in ("ssh", "paramiko", "smart"):
-        agent.append(("transport", Sourced("ssh", f"ansible_connection={conn}")))
+        said = f"ansible_connection={conn}" if connection else "Ansible's default connection"
+        agent.append(("transport", Sourced("ssh", f"{said} (SSH)")))
     else:
         todos.append(
             f"ansible_connection={conn}: netcheck's agent runs over SSH (or local); "
@@ -185,7 +190,7 @@ def _draft(
         ("ansible_ssh_private_key_file", "identity", str),
     ):
         got = _var(hostvars, key)
-        if got is None or conn == "local":
+        if got is None or conn == "local":  # no SSH to it
             continue
         value, origin = got
         if key == "ansible_python_interpreter" and str(value).startswith("auto"):
@@ -229,7 +234,7 @@ def hosts_from_inventory(inv: AnsibleInventory) -> list[HostDraft]:
                     merged[k] = (v.value, f"group {g} vars")
         if hostvars_doc is not None and hostvars_doc.has(name):
             for k, v in hostvars_doc.key(name).items():
-                merged[k] = (v.value, f"host var of {name}")
+                merged[k] = (v.value, f"hostvars of {name}")
         drafts.append(_draft(name, merged, groups, inv.source))
     if not drafts:
         doc.fail(f"no host in the inventory; expected the output of `{LIST_CMD}`")

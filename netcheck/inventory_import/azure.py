@@ -184,6 +184,7 @@ def _host(
     refs.sort(key=lambda r: r.mapping().get("primary") is not True)
     drafts: list[NicDraft] = []
     todos: list[str] = []
+    notes: list[str] = []
     for ref in refs:
         rid_node = ref.key("id")
         nic = nics.get(_rid(rid_node.text()))
@@ -207,6 +208,12 @@ def _host(
         else:
             origin += f", subnet {site[1]}"
         drafts.append(NicDraft(nic_name, address.text(), origin, site[0] if site else None))
+        for other in nic.key("ipConfigurations").elements():
+            if other.value is not config.value and other.has("privateIPAddress"):
+                notes.append(
+                    f"NIC {nic_name} also has {other.key('privateIPAddress').text()} "
+                    f"({other.where()}): not probed; netcheck probes one address per NIC"
+                )
     os_node = vm.key("storageProfile").key("osDisk").key("osType")
     os_text = os_node.text().lower()
     if os_text not in ("linux", "windows"):
@@ -217,7 +224,6 @@ def _host(
     if profile is not None and profile.has("adminUsername"):
         user = profile.key("adminUsername")
         agent.append(("user", Sourced(user.text(), user.where())))
-    notes = []
     if os_text == "windows":
         notes.append(
             "Windows: set agent.python to the interpreter's path (e.g. C:\\Python311\\python.exe) "

@@ -88,14 +88,12 @@ def render_topology(c: Composed) -> str:
             out += _section(key, part[key], part_origin)
     out.append("sites:")
     for name, spec in (part.get("sites") or {}).items():
-        out += _section(name, spec, part_origin)[:1]
-        out += ["  " + x for x in _section(name, spec, part_origin)[1:]]
+        out += ["  " + x for x in _section(name, spec, part_origin)]
     for site in c.sites:
         out += _site(site)
     out.append("hosts:")
     for name, spec in (part.get("hosts") or {}).items():
-        out += _section(name, spec, part_origin)[:1]
-        out += ["  " + x for x in _section(name, spec, part_origin)[1:]]
+        out += ["  " + x for x in _section(name, spec, part_origin)]
     for h in c.hosts:
         out += _host(h)
     for key in _TAIL:
