@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from netcheck.commands.common import EXIT_GO, EXIT_NO_GO, deliver, open_output
 from netcheck.errors import ConfigError, UsageError
 from netcheck.inventory_import import (
+    InventoryError,
     J,
     compose,
     hosts_from_inventory,
@@ -145,6 +146,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         name=args.name,
         sources=sources,
     )
+    if not composed.decided and not (part and part.doc.get("hosts")):
+        raise InventoryError(
+            "no host could be decided, so there is no topology to write:\n"
+            + "\n".join(f"TODO: {h.name}: {t}" for h in composed.hosts for t in h.todos)
+        )
     text = render_topology(composed)
     where = str(args.output) if args.output else "<init output>"
     try:

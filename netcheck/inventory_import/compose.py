@@ -100,6 +100,10 @@ class Composed:
     sources: tuple[str, ...]  # the inputs, for the header
 
     @property
+    def decided(self) -> list[HostDraft]:
+        return [h for h in self.hosts if not h.todos]
+
+    @property
     def todos(self) -> int:
         return sum(len(h.todos) for h in self.hosts)
 

@@ -126,7 +126,9 @@ def test_a_vm_whose_nic_is_missing_names_file_path_and_what_was_expected() -> No
         ),
         (
             2,
-            lambda d: [{**d[0], "subnets": [{**d[0]["subnets"][0], "addressPrefix": "198.19.0/x"}]}],
+            lambda d: [
+                {**d[0], "subnets": [{**d[0]["subnets"][0], "addressPrefix": "198.19.0/x"}]}
+            ],
             "$[0].subnets[0].addressPrefix: '198.19.0/x' is not a CIDR prefix",
         ),
     ],
@@ -144,5 +146,7 @@ def test_missing_and_non_json_files(tmp_path: Path) -> None:
         J.load(tmp_path / "nope.json", "az vm list -d -o json")
     bad = tmp_path / "vms.json"
     bad.write_text("Please run 'az login' to setup account.\n")
-    with pytest.raises(InventoryError, match=r"vms\.json:1:1: not JSON .*expected the output of az"):
+    with pytest.raises(
+        InventoryError, match=r"vms\.json:1:1: not JSON .*expected the output of az"
+    ):
         J.load(bad, "az vm list -d -o json")
