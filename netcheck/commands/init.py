@@ -98,6 +98,14 @@ def register(sub: Any) -> None:
         help="hosts matching PATTERN are in SITE (default: the site whose networks hold "
         "the host's address)",
     )
+    g.add_argument(
+        "--replication-group",
+        action="append",
+        default=[],
+        metavar="NAME=PATTERN",
+        help="hosts matching PATTERN join replication group NAME (the topology's groups:, "
+        "for multi-VM consistency and the readiness checks)",
+    )
     p.add_argument("--name", help="topology name (default: the part's name, else 'imported')")
     p.add_argument("-o", "--output", type=Path, help="write the topology here (default stdout)")
     p.set_defaults(handler=run)
@@ -116,6 +124,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
     role_rules = [parse_role_rule(t) for t in args.role]
     site_rules = [parse_role_rule(t, "--site") for t in args.site]
+    group_rules = [parse_role_rule(t, "--replication-group") for t in args.replication_group]
     part = load_part(args.onprem) if args.onprem else None
     sources: list[str] = [f"{args.onprem} (hand-written part)"] if args.onprem else []
     sites: tuple[SiteDraft, ...] = ()
@@ -133,16 +142,20 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     for inv in args.ansible:
         hosts += hosts_from_inventory(load_ansible(inv))
         sources.append(f"Ansible inventory {inv}")
-    if args.role or args.site:
-        sources.append(
-            " ".join([*(f"--role {r}" for r in args.role), *(f"--site {s}" for s in args.site)])
-        )
+    decisions = [
+        *(f"--role {r}" for r in args.role),
+        *(f"--site {s}" for s in args.site),
+        *(f"--replication-group {g}" for g in args.replication_group),
+    ]
+    if decisions:
+        sources.append(" ".join(decisions))
     composed = compose(
         part=part,
         sites=sites,
         hosts=hosts,
         role_rules=role_rules,
         site_rules=site_rules,
+        group_rules=group_rules,
         name=args.name,
         sources=sources,
     )

@@ -22,6 +22,7 @@ from netcheck.inventory_import.model import (
     RoleRule,
     SiteDraft,
     Sourced,
+    apply_replication_groups,
     apply_roles,
 )
 
@@ -185,6 +186,7 @@ def compose(
     hosts: Sequence[HostDraft] = (),
     role_rules: Sequence[RoleRule] = (),
     site_rules: Sequence[RoleRule] = (),
+    group_rules: Sequence[RoleRule] = (),
     name: str | None = None,
     sources: Sequence[str] = (),
 ) -> Composed:
@@ -209,7 +211,8 @@ def compose(
                 f"host {h.name!r} is in {where[h.name]} and in {h.origin}; keep it in one"
             )
         where[h.name] = h.origin
-        h = _place(apply_roles(h, role_rules), site_rules, nets)
+        h = apply_replication_groups(apply_roles(h, role_rules), group_rules)
+        h = _place(h, site_rules, nets)
         if not h.roles:
             h = h.with_todo(
                 "no role: give it one with --role ROLE=PATTERN (a name glob or group:NAME)"

@@ -56,6 +56,8 @@ def _host(h: HostDraft) -> list[str]:
         lines.append(_line(4, "site", h.site.value, h.site.origin))
     if h.roles:
         lines.append(_line(4, "roles", [r.value for r in h.roles], _roles(h.roles)))
+    if h.replication:
+        lines.append(_line(4, "groups", [g.value for g in h.replication], _roles(h.replication)))
     if h.os is not None:
         lines.append(_line(4, "os", h.os.value, h.os.origin))
     if len(h.nics) == 1 and h.nics[0].name == "nic0":

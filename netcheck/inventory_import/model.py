@@ -23,6 +23,7 @@ __all__ = [
     "RoleRule",
     "SiteDraft",
     "Sourced",
+    "apply_replication_groups",
     "apply_roles",
     "parse_role_rule",
 ]
@@ -74,8 +75,9 @@ class HostDraft:
     agent: tuple[AgentField, ...] = ()  # ("user", Sourced("azureuser", "...")), ...
     notes: tuple[str, ...] = ()  # comments written above the host
     todos: tuple[str, ...] = ()
-    # what `--role`/`--site` patterns match besides the name: Ansible groups, Azure tags
+    # what `--role`/`--site` patterns match as group:NAME: Ansible groups, Azure resource group
     groups: tuple[str, ...] = ()
+    replication: tuple[Sourced, ...] = ()  # the topology's `groups:` (replication groups)
 
     def values(self, key: str) -> Iterable[str]:
         if key == "group":
@@ -104,11 +106,24 @@ def parse_role_rule(text: str, option: str = "--role") -> RoleRule:
     role = role.strip()
     if not sep or not pattern.strip():
         raise UsageError(f"{option} {text!r}: expected ROLE=PATTERN, e.g. process_server='ps-*'")
+    if not role or any(c.isspace() for c in role):
+        raise UsageError(f"{option} {text!r}: {role!r} is not a name")
     if option == "--role" and role not in ROLE_NAMES:
         raise UsageError(
             f"{option} {text!r}: unknown role {role!r}; roles: {', '.join(ROLE_NAMES)}"
         )
     return RoleRule(role, parse_pattern(pattern), text)
+
+
+def apply_replication_groups(host: HostDraft, rules: Sequence[RoleRule]) -> HostDraft:
+    """`--replication-group NAME=PATTERN`: matching hosts join replication group NAME."""
+    have = [str(g.value) for g in host.replication]
+    added = list(host.replication)
+    for rule in rules:
+        if rule.role not in have and rule.pattern.matches(host):
+            added.append(Sourced(rule.role, f"--replication-group {rule.role}={rule.pattern.text}"))
+            have.append(rule.role)
+    return replace(host, replication=tuple(added))
 
 
 def apply_roles(host: HostDraft, rules: Sequence[RoleRule]) -> HostDraft:
