@@ -64,11 +64,6 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
         "schema": "netcheck.plan",
         "schema_version": 1,
         "topology": {"name": plan.topology.name, "file": plan.topology.source},
-        "limit": (
-            {"pattern": plan.limit.pattern, "total_cells": plan.limit.total_cells}
-            if plan.limit
-            else None
-        ),
         "cells": [
             {
                 "cell_id": s.cell_id,
@@ -93,6 +88,11 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
             {"rule_id": sk.rule_id, "reason": sk.reason, "source_host": sk.source_host}
             for sk in plan.skipped
         ],
+        "limit": (
+            {"pattern": plan.limit.pattern, "total_cells": plan.limit.total_cells}
+            if plan.limit
+            else None
+        ),
     }
 
 
