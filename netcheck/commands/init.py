@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,12 +42,15 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "init",
         help="write a topology from Azure CLI JSON and/or an Ansible inventory",
-        description="Build a commented topology from the inventories you have: the JSON of "
-        "`az vm list -d`, `az network nic list` and `az network vnet list` (saved to files; "
-        "netcheck never calls Azure), an Ansible inventory, and a small hand-written part "
-        "(the on-premises sites, paths, defaults). Every generated value carries a comment "
-        "saying where it came from; a host that can't be decided (no role, no site) is "
-        "written commented out under a TODO and the command exits 1.",
+        description=textwrap.fill(
+            "Build a commented topology from the inventories you have: the JSON of "
+            "`az vm list -d`, `az network nic list` and `az network vnet list` (saved to "
+            "files; netcheck never calls Azure), an Ansible inventory, and a small "
+            "hand-written part (the on-premises sites, paths, defaults). Every generated "
+            "value carries a comment saying where it came from; a host that can't be decided "
+            "(no role, no site) is written commented out under a TODO and the command exits 1.",
+            80,
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -252,7 +252,8 @@ def _host(
         agent=tuple(agent),
         notes=tuple(notes),
         todos=tuple(todos + role_todos),
-        groups=(rg,) if isinstance(rg, str) else (),
+        # resource group names are case-insensitive, and the CLI upper-cases them here
+        groups=tuple(dict.fromkeys((rg, rg.lower()))) if isinstance(rg, str) else (),
     )
 
 

@@ -3,7 +3,7 @@
 `az … -o json` and `ansible-inventory --list` documents are read through `J`:
 `J.load(path)` then `.key("name")`, `.elements()`, `.text()` … each step knows its
 JSON path (`$[2].networkProfile.networkInterfaces[0].id`) and a wrong shape
-raises an `ImportError_` that says what was expected there.
+raises an `InventoryError` that says what was expected there.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def test_hosts_nics_os_roles_and_agent_from_the_vms() -> None:
     assert "tag asr-role=process_server" in ps.roles[0].origin
     assert ps.os is not None and ps.os.value == "linux"
     assert dict((k, s.value) for k, s in ps.agent) == {"transport": "ssh", "user": "azureuser"}
-    assert ps.groups == ("RG-ASR",)  # group: patterns match the resource group
+    assert ps.groups == ("RG-ASR", "rg-asr")  # group: patterns match the resource group
     app1 = hosts["vm-app01"]
     assert app1.os is not None and app1.os.value == "windows"
     assert any("agent.python" in n for n in app1.notes)
