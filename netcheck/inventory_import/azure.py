@@ -90,11 +90,14 @@ def _sites(doc: J, site_name: str) -> tuple[list[SiteDraft], dict[str, tuple[str
     for vid, v in zip(ids, vnets, strict=True):
         for peering in v.elements_of("virtualNetworkPeerings"):
             remote = _rid(peering.key("remoteVirtualNetwork").key("id").text())
-            if remote in comp.parent:
+            state = peering.mapping().get("peeringState")
+            if state not in (None, "Connected"):  # Initiated, Disconnected: no route yet
+                dangling.setdefault(vid, []).append(f"{_last(remote)} ({state})")
+            elif remote in comp.parent:
                 comp.join(vid, remote)
                 peer_count[vid] += 1
             else:
-                dangling.setdefault(vid, []).append(_last(remote))
+                dangling.setdefault(vid, []).append(f"{_last(remote)} (not in the file)")
     groups: dict[str, list[int]] = {}
     for i, vid in enumerate(ids):
         groups.setdefault(comp.find(vid), []).append(i)
@@ -110,11 +113,7 @@ def _sites(doc: J, site_name: str) -> tuple[list[SiteDraft], dict[str, tuple[str
             v = vnets[i]
             vname = v.key("name").text()
             role = " (hub)" if len(members) > 1 and i == hub else ""
-            extra = (
-                f", peered with {', '.join(dangling[ids[i]])} (not in the file)"
-                if ids[i] in dangling
-                else ""
-            )
+            extra = f", peered with {', '.join(dangling[ids[i]])}" if ids[i] in dangling else ""
             described.append(f"{vname}{role}{extra}")
             for subnet in v.elements_of("subnets"):
                 sname = subnet.key("name").text()

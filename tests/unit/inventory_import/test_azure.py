@@ -47,6 +47,18 @@ def test_unpeered_vnets_are_sites_of_their_own() -> None:
     assert names == ["az-vnet-hub", "az-vnet-asr", "az-vnet-app"]
 
 
+def test_a_peering_that_is_not_connected_joins_nothing() -> None:
+    vms, nics, vnets = docs()
+    for v in vnets:
+        if v["name"] in ("vnet-app", "vnet-hub"):
+            for p in v["virtualNetworkPeerings"]:
+                if "app" in p["name"]:
+                    p["peeringState"] = "Disconnected"
+    sites = run(vms, nics, vnets).sites
+    assert [s.name for s in sites] == ["azure-vnet-hub", "azure-vnet-app"]
+    assert "peered with vnet-hub (Disconnected)" in sites[1].origin
+
+
 def test_hosts_nics_os_roles_and_agent_from_the_vms() -> None:
     hosts = {h.name: h for h in run(*docs(), role_tag="asr-role").hosts}
     assert list(hosts) == ["ps-azure-01", "vm-app01", "vm-app02", "jump-hub01"]
