@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from netcheck.errors import UsageError
 from netcheck.results import CellResult
 from netcheck.stats import CellVerdict
 from netcheck.sweep import SweepResult
@@ -126,10 +127,28 @@ def _hosts(sweep: SweepResult) -> list[str]:
     return list(names)
 
 
+def _scope(sweep: SweepResult) -> str:
+    limit = sweep.plan.limit
+    return "complete" if limit is None else f"limited to {limit.pattern!r}"
+
+
+def _same_limit(a: SweepResult, b: SweepResult) -> None:
+    """A limited sweep is never compared as if it were complete: every cell outside
+    the limit would show as vanished (or new), which says nothing about the network."""
+    la, lb = a.plan.limit, b.plan.limit
+    if (la and la.pattern) != (lb and lb.pattern):
+        raise UsageError(
+            f"sweep {a.sweep_id} is {_scope(a)} and sweep {b.sweep_id} is {_scope(b)} "
+            "(--limit): their cells can't be compared one for one; diff two sweeps "
+            "run with the same --limit (or none)"
+        )
+
+
 def diff_sweeps(a: SweepResult, b: SweepResult, rtt_threshold_ms: float = 5.0) -> SweepDiff:
     """Cells of B against the same cells of A."""
     if rtt_threshold_ms < 0:
         raise ValueError(f"rtt threshold {rtt_threshold_ms} is negative")
+    _same_limit(a, b)
     va = {r.spec.cell_id: (r, v) for r, v in a.verdicts()}
     vb = b.verdicts()
     in_b = {r.spec.cell_id for r, _ in vb}

@@ -16,7 +16,7 @@ from netcheck.catalog import AZURE_ENDPOINTS, Catalog, Evidence, Rule, Scope, lo
 from netcheck.errors import ConfigError, Location
 from netcheck.topology.model import Host, Role, SweepSettings, Topology
 
-__all__ = ["NO_MATCHING_HOSTS", "Plan", "ProbeSpec", "Skipped", "build_plan"]
+__all__ = ["NO_MATCHING_HOSTS", "Limit", "Plan", "ProbeSpec", "Skipped", "build_plan"]
 
 NO_MATCHING_HOSTS = "no matching source and destination hosts in the topology"
 
@@ -79,12 +79,27 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """A plan narrowed with `--limit PATTERN` (netcheck.limit): what it kept of the whole."""
+
+    pattern: str
+    total_cells: int  # cells of the unlimited plan
+
+    def describe(self, cells: int) -> str:
+        return (
+            f"LIMITED to hosts matching {self.pattern!r}: {cells} of {self.total_cells} cells "
+            "(a cell is kept when its source or destination matches)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     topology: Topology
     catalog: Catalog
     specs: tuple[ProbeSpec, ...]
     skipped: tuple[Skipped, ...]
     settings: SweepSettings
+    limit: Limit | None = None  # None: the whole matrix
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from netcheck.errors import OutputError, UsageError
+from netcheck.limit import limit_plan
 from netcheck.plan import Plan, build_plan
 from netcheck.topology import load_topology
 from netcheck.transports.base import Transport
@@ -23,6 +24,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NO_GO",
     "EXIT_USAGE",
+    "add_limit_option",
     "add_ssh_options",
     "add_sweep_settings",
     "deliver",
@@ -71,6 +73,17 @@ def add_sweep_settings(p: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="probe only this rule (repeatable); see `netcheck catalog` for the ids",
     )
+    add_limit_option(g)
+
+
+def add_limit_option(g: argparse._ActionsContainer) -> None:
+    g.add_argument(
+        "--limit",
+        metavar="PATTERN",
+        help="only cells whose source or destination host matches this Ansible-style pattern: "
+        "names and globs, role:R, site:S, group:G (the hosts' groups:), ~regex, "
+        "comma-separated (union), &x (and), !x (not); e.g. 'site:azure,!vm-app02'",
+    )
 
 
 def add_ssh_options(p: argparse.ArgumentParser) -> None:
@@ -114,7 +127,8 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return build_plan(topo, settings=settings, only_rules=args.rule)
+    plan = build_plan(topo, settings=settings, only_rules=args.rule)
+    return limit_plan(plan, args.limit) if args.limit else plan
 
 
 def make_transports(args: argparse.Namespace) -> dict[str, Transport]:

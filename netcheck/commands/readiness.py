@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -13,12 +14,15 @@ from netcheck_agent import protocol as p
 from netcheck.commands.common import (
     EXIT_GO,
     EXIT_NO_GO,
+    add_limit_option,
     add_ssh_options,
     deliver,
     make_transports,
     open_output,
     positive_int,
 )
+from netcheck.hostpattern import parse_pattern
+from netcheck.limit import matching_hosts
 from netcheck.readiness import LiveStatus, evaluate
 from netcheck.readiness.live import gather_live_facts
 from netcheck.report.readiness_report import render_readiness_json, render_readiness_table
@@ -51,24 +55,43 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--host-concurrency", type=positive_int, default=16, help="agents started at once"
     )
+    add_limit_option(parser)
     add_ssh_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     topo = load_topology(args.topology)
+    # --limit: live facts only from the matching hosts, and only the findings about them
+    # (or about no host: the policy, a replication group, the site)
+    names = matching_hosts(topo, parse_pattern(args.limit)) if args.limit else None
     target = open_output(args.output)
     live: dict[str, p.Facts] = {}
     status: list[LiveStatus] = []
     if args.live:
+        scope = (
+            topo
+            if names is None
+            else replace(topo, hosts=tuple(h for h in topo.hosts if h.name in names))
+        )
         live, status = asyncio.run(
-            gather_live_facts(topo, make_transports(args), args.host_concurrency)
+            gather_live_facts(scope, make_transports(args), args.host_concurrency)
         )
     result = evaluate(topo, live, status, live_requested=args.live)
+    if names is not None:
+        hosts = {h.name for h in topo.hosts}
+        result = replace(
+            result,
+            findings=tuple(
+                f for f in result.findings if f.subject not in hosts or f.subject in names
+            ),
+        )
     text = (
         render_readiness_json(result, topo)
         if args.format == "json"
         else render_readiness_table(result, topo)
     )
+    if names is not None and args.format != "json":
+        text = f"LIMITED to hosts matching {args.limit!r} (--limit)\n" + text
     deliver(text, target, args.output, out)
     return EXIT_GO if result.go else EXIT_NO_GO

@@ -110,6 +110,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
             "interval_ms": st.interval_ms,
             "timeout_ms": st.timeout_ms,
             "concurrency": st.concurrency,
+            "limit": sweep.plan.limit.pattern if sweep.plan.limit else None,  # --limit
         },
         "summary": {
             "cells": len(verdicts),

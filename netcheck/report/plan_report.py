@@ -36,6 +36,7 @@ def render_plan_table(plan: Plan) -> str:
     lines = [
         f"Plan for {topo.name!r} ({topo.source}): {len(plan.specs)} cells from "
         f"{len(plan.by_source())} source hosts; {st.samples} attempts each, timeout {st.timeout_ms} ms",
+        *([plan.limit.describe(len(plan.specs))] if plan.limit else []),
         "",
         tabulate(
             rows,
@@ -87,6 +88,11 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
             {"rule_id": sk.rule_id, "reason": sk.reason, "source_host": sk.source_host}
             for sk in plan.skipped
         ],
+        "limit": (
+            {"pattern": plan.limit.pattern, "total_cells": plan.limit.total_cells}
+            if plan.limit
+            else None
+        ),
     }
 
 

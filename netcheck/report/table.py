@@ -175,6 +175,8 @@ def render_table(sweep: SweepResult) -> str:
         f"netcheck sweep {sweep.sweep_id} of {topo.name!r} ({topo.source}) at {when}, {took:.1f} s",
         f"{len(rows)} cells, {st.samples} attempts each, timeout {st.timeout_ms} ms",
     ]
+    if sweep.plan.limit is not None:
+        lines.append(sweep.plan.limit.describe(len(rows)))
     verdict = "GO" if sweep.go else "NO-GO"
     status = f"{verdict}: {passed} of {len(rows)} cells pass"
     if sweep.readiness is not None:

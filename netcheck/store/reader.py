@@ -20,7 +20,7 @@ from typing import Any
 from netcheck import __version__
 from netcheck.catalog import Evidence, Rule
 from netcheck.errors import ConfigError, StoreError
-from netcheck.plan import Plan, ProbeSpec, build_plan
+from netcheck.plan import Limit, Plan, ProbeSpec, build_plan
 from netcheck.report.diagnose_report import diagnostics_from_dict
 from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
 from netcheck.store.schema import connect, describe_error
@@ -181,6 +181,7 @@ def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> S
         ) from None
     st = json.loads(settings_json)
     only_rules = st.pop("only_rules", [])
+    limit = st.pop("limit", None)  # [pattern, total cells] of a --limit sweep
     settings = SweepSettings(**st)
     try:
         base = build_plan(topo, settings=settings, only_rules=only_rules)
@@ -195,7 +196,7 @@ def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> S
             (sweep_id,),
         )
     )
-    plan = _with_rules(replace(base, specs=specs))
+    plan = _with_rules(replace(base, specs=specs, limit=Limit(*limit) if limit else None))
     stored: dict[str, CellResult] = {}
     by_id = {s.cell_id: s for s in specs}
     last_recorded = started

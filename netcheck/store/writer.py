@@ -217,6 +217,7 @@ class StoreObserver(SweepObserver):
             "timeout_ms": st.timeout_ms,
             "concurrency": st.concurrency,
             "only_rules": self._only_rules,
+            "limit": [plan.limit.pattern, plan.limit.total_cells] if plan.limit else None,
         }
         conn = self._tx()
         conn.execute("BEGIN IMMEDIATE")

@@ -189,7 +189,9 @@ def _parse_path(name: str, node: Node, site_names: set[str]) -> Path:
     )
 
 
-_AGENT_KEYS = frozenset({"transport", "user", "port", "python", "address", "responders"})
+_AGENT_KEYS = frozenset(
+    {"transport", "user", "port", "python", "address", "responders", "identity"}
+)
 
 
 def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
@@ -221,6 +223,7 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
         python=fields["python"].as_str() if "python" in fields else "python3",
         ssh_address=ssh_address,
         responders=fields["responders"].as_bool() if "responders" in fields else True,
+        identity=fields["identity"].as_str() if "identity" in fields else None,
     )
 
 

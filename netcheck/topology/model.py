@@ -137,6 +137,7 @@ class AgentSpec:
     python: str = "python3"
     ssh_address: IPAddress | str | None = None  # default: the host's first NIC
     responders: bool = True  # may this agent open responders on the host's ports?
+    identity: str | None = None  # this host's SSH private key, tried before -i/--identity
 
     @property
     def runs(self) -> bool:

@@ -197,8 +197,11 @@ class SshTransport:
         }
         if spec.user:
             kwargs["username"] = spec.user
-        if opts.identities:
-            kwargs["client_keys"] = [str(p) for p in opts.identities]
+        keys = [str(p) for p in opts.identities]
+        if spec.identity:  # the host's own key (e.g. ansible_ssh_private_key_file) first
+            keys.insert(0, os.path.expanduser(spec.identity))
+        if keys:
+            kwargs["client_keys"] = keys
         try:
             conn = await asyncio.wait_for(
                 asyncssh.connect(address, **kwargs),

@@ -103,6 +103,7 @@ def test_top_level() -> None:
         "interval_ms": 200,
         "timeout_ms": 800,
         "concurrency": 256,
+        "limit": None,
     }
     assert doc["summary"] == {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
     assert len(doc["cells"]) == 6
@@ -295,7 +296,7 @@ def test_plan_json() -> None:
     text = render_plan_json(plan)
     doc = json.loads(text)
     assert doc == plan_to_dict(plan)
-    assert list(doc) == ["schema", "schema_version", "topology", "cells", "skipped"]
+    assert list(doc) == ["schema", "schema_version", "topology", "cells", "skipped", "limit"]
     assert (doc["schema"], doc["schema_version"]) == ("netcheck.plan", 1)
     assert doc["topology"] == {"name": "report-demo", "file": "report-demo.yaml"}
     assert len(doc["cells"]) == len(plan.specs) == 6

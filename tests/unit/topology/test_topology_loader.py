@@ -71,8 +71,8 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         20,
         29,
         "hosts.ps-azure.agent.username",
-        "unknown key 'username'; expected one of: address, port, python, responders, "
-        "transport, user",
+        "unknown key 'username'; expected one of: address, identity, port, python, "
+        "responders, transport, user",
     ),
     "bad-cidr.yaml": (
         8,
