@@ -52,7 +52,7 @@ def octet() -> int:
     return random.randint(100, 149)
 
 
-def topology(sshd: Sshd, octet: int, victim_python: str | Path) -> str:
+def topology(server: Sshd, octet: int, victim_python: str | Path) -> str:
     """vm-app01's agent runs `victim_python` (a wrapper that injects the fault).
 
     vm-app01 probes cs01 (a responder: done in under a second) and ps-azure:9443
@@ -60,7 +60,7 @@ def topology(sshd: Sshd, octet: int, victim_python: str | Path) -> str:
     its second in flight when the fault strikes. mt01's agent is healthy throughout.
     """
     agent = (
-        f"{{transport: ssh, address: 127.0.0.1, port: {sshd.port}, user: {sshd.user}, "
+        f"{{transport: ssh, address: 127.0.0.1, port: {server.port}, user: {server.user}, "
         f"python: {sys.executable}}}"
     )
     victim = agent.replace(f"python: {sys.executable}", f"python: {victim_python}")
@@ -174,10 +174,10 @@ def victim(tmp_path: Path) -> Iterator[Any]:
                     break
 
 
-def sweep_argv(sshd: Sshd, topology_file: Path, *extra: str) -> list[str]:
+def sweep_argv(server: Sshd, topology_file: Path, *extra: str) -> list[str]:
     return [
         *(sys.executable, "-m", "netcheck", "sweep", str(topology_file)),
-        *("--known-hosts", str(sshd.known_hosts), "-i", str(sshd.client_key)),
+        *("--known-hosts", str(server.known_hosts), "-i", str(server.client_key)),
         *("--format", "json", "--no-progress", "--no-diagnose", *extra),
     ]
 
