@@ -110,7 +110,19 @@ def test_a_stdout_pipe_closed_mid_sweep_is_never_go(faults_demo: Path, octet: in
     for topology, label in ((demo, "go"), (faults_demo, "no-go")):
         read, write = os.pipe()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "netcheck", "sweep", str(topology), "--no-store", *SLOW],
+            # 4 attempts 700 ms apart: every cell takes > 2 s, so the pipe closes before
+            # any report is written, GO or not
+            [
+                sys.executable,
+                "-m",
+                "netcheck",
+                "sweep",
+                str(topology),
+                "--no-store",
+                *SLOW,
+                "--interval-ms",
+                "700",
+            ],
             stdout=write,
             stderr=subprocess.PIPE,
             text=True,
