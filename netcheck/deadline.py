@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from netcheck_agent import protocol as p
 
 __all__ = [
+    "AGENT_START_S",
     "MARGIN_S",
     "MARGIN_SHARE",
     "SEND_TIMEOUT_S",
@@ -31,6 +32,9 @@ MARGIN_S = 5.0
 MARGIN_SHARE = 0.25
 #: An agent that does not read what we send for this long is lost (its channel is full).
 SEND_TIMEOUT_S = 30.0
+#: Starting an agent: SSH login, the zipapp upload (once per version), the process start.
+#: Not from the plan (it does not depend on it); the hello has its own limit after it.
+AGENT_START_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from netcheck.bandwidth import (
     run_bandwidth_checks,
 )
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
-from netcheck.deadline import ProbeLoad
+from netcheck.deadline import AGENT_START_S, ProbeLoad
 from netcheck.diagnose import DiagnoseSettings, Diagnostics, run_diagnostics
 from netcheck.errors import AgentLost, TransportError
 from netcheck.nic.model import HostNicReport
@@ -295,7 +295,13 @@ async def _run_sweep(
 
     async def connect(host: Host, transport: Transport) -> tuple[AgentClient, dict[str, float]]:
         t0 = time.perf_counter()
-        channel = await transport.start(host)
+        try:
+            channel = await asyncio.wait_for(transport.start(host), AGENT_START_S)
+        except asyncio.TimeoutError:
+            raise TransportError(
+                host.name,
+                f"the agent did not start within {AGENT_START_S:g} s (login, upload, start)",
+            ) from None
         t1 = time.perf_counter()
         client = await AgentClient.connect(host.name, channel)
         timings = dict(getattr(channel, "timings", {}))
