@@ -64,6 +64,10 @@ _BANDWIDTH_REPLIES = (
 _NIC_REPLIES = (p.NicFacts, p.ArpCheck, p.CaptureReady, p.CaptureResult)
 
 
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
+
+
 @dataclass(frozen=True, slots=True)
 class ResponderOutcome:
     listening: tuple[tuple[str, int], ...]
@@ -148,7 +152,7 @@ class AgentClient:
             await _within(self._channel.send(p.encode(msg)), timeout)
         except (asyncio.TimeoutError, TimeoutError):  # before OSError: its subclass in 3.11
             self._mark_lost(
-                f"it took no {msg.TYPE} message within {timeout:g} s "
+                f"it did not read the {msg.TYPE} message within {timeout:g} s "
                 "(its channel is full: the agent is frozen, or its link is down)"
             )
             raise AgentLost(self.host, self._lost or "send timed out") from None
@@ -397,13 +401,13 @@ class AgentClient:
 
     def _missed(self, budget: Budget, since: float, now: float) -> str:
         """Why a batch's deadline was missed, with the plan figures it came from."""
-        silent = now - max(since, self._last_heard)
-        what = "nothing" if self._last_heard <= since else "no probe result"
-        quiet = f"sent {what} for {now - since:.0f} s" + (
-            "" if what == "nothing" else f" (its last line came {silent:.0f} s ago)"
-        )
+        if self._last_heard <= since:
+            quiet = f"sent nothing for {_secs(now - since)} s"
+        else:  # lines, but none of this batch's results
+            heard = _secs(now - self._last_heard)
+            quiet = f"sent no probe result for {_secs(now - since)} s (its last line {heard} s ago)"
         return (
-            f"{quiet}, past the deadline of {budget.seconds:.0f} s (from {budget.why}): "
+            f"{quiet} (deadline {_secs(budget.seconds)} s, from {budget.why}): "
             "the agent is frozen or stuck, or its link is down"
         )
 
