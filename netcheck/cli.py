@@ -20,7 +20,13 @@ from typing import TextIO, cast
 
 from netcheck import __version__
 from netcheck.commands import COMMANDS
-from netcheck.commands.common import EXIT_CODES_TEXT, EXIT_INTERRUPTED, EXIT_USAGE
+from netcheck.commands.common import (
+    EXIT_CODES_TEXT,
+    EXIT_GO,
+    EXIT_INTERRUPTED,
+    EXIT_NO_GO,
+    EXIT_USAGE,
+)
 from netcheck.errors import NetcheckError, OutputError, UsageError
 
 __all__ = ["main"]
@@ -153,6 +159,20 @@ def refuse_output_over_input(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    # What an error path left in the buffer must not fail later, at the interpreter's
+    # exit ("Exception ignored", exit 120): flush it now, and never let it say GO.
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence_stdout()
+        if code in (EXIT_GO, EXIT_NO_GO):
+            sys.stderr.write(f"netcheck: error: could not write to standard output ({exc})\n")
+            return EXIT_USAGE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -178,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("netcheck: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # written around the guard (argparse's --help): never GO
+        _silence_stdout()
+        sys.stderr.write("netcheck: error: broken pipe (the reader of the output went away)\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
