@@ -2,7 +2,8 @@
 
 Each test runs the real `netcheck sweep` CLI and injects one fault while it
 runs: an agent frozen with SIGSTOP, an agent that says hello and then nothing,
-an agent killed mid-batch, an SSH link dropped by nft in a namespace, a full
+an agent killed mid-batch, an SSH link dropped by nft in a namespace, `watch` with a
+silent agent, a full
 disk under the store, a stdout pipe that closes. Every one must end, within the
 deadline `netcheck.deadline` derives from the plan, with a complete report
 (finished cells kept, the rest labelled) and the right exit code.

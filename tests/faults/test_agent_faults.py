@@ -7,6 +7,9 @@ measured, and NO-GO (exit 1).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 
 from tests.faults.conftest import (
     INTERVAL_MS,
+    ROOT,
     SAMPLES,
     TIMEOUT_MS,
     Run,
@@ -106,3 +110,22 @@ def test_an_agent_streaming_without_newlines_is_a_protocol_failure(
     for cell in run.cells("vm-app01").values():
         _lost(run, cell, "protocol failure: the agent sent more than 4096 KiB without a newline")
     assert run.seconds < START_AND_TEARDOWN_S
+
+
+def test_watch_with_a_silent_agent_completes_its_sweeps(
+    sshd: Sshd, octet: int, tmp_path: Path, victim: Any
+) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(topology(sshd, octet, victim("silent").python))
+    argv = [
+        *(sys.executable, "-m", "netcheck", "watch", str(site), "--count", "1"),
+        *("--listen", "127.0.0.1:0", "--interval", "1s"),
+        *("--known-hosts", str(sshd.known_hosts), "-i", str(sshd.client_key)),
+    ]
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    took = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]  # watch ends cleanly after --count
+    assert "sweep 1 " in proc.stderr and " NO-GO: " in proc.stderr, proc.stderr
+    assert "1 sweeps, 0 failed" in proc.stderr  # the sweep completed, it did not error
+    assert took < remaining_budget(2) + START_AND_TEARDOWN_S
