@@ -1,10 +1,9 @@
 """The fault-injection suite (`-m faults`): every fault ends within its deadline.
 
-Each test runs the real `netcheck sweep` CLI and injects one fault while it
-runs: an agent frozen with SIGSTOP, an agent that says hello and then nothing,
-an agent killed mid-batch, an SSH link dropped by nft in a namespace, `watch` with a
-silent agent, a full
-disk under the store, a stdout pipe that closes. Every one must end, within the
+Each test runs the real `netcheck sweep` (or `watch`) CLI and injects one fault
+while it runs: an agent frozen with SIGSTOP, an agent that says hello and then
+nothing, an agent killed mid-batch, an SSH link dropped by nft in a namespace, a
+full disk under the store, a stdout pipe that closes. Every one must end, within the
 deadline `netcheck.deadline` derives from the plan, with a complete report
 (finished cells kept, the rest labelled) and the right exit code.
 
