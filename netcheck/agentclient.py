@@ -22,15 +22,13 @@ from typing import TypeVar
 
 from netcheck_agent import protocol as p
 
-from netcheck.deadline import MARGIN_S, SEND_TIMEOUT_S, Budget, ProbeLoad
+from netcheck.deadline import HELLO_TIMEOUT_S, MARGIN_S, SEND_TIMEOUT_S, Budget, ProbeLoad
 from netcheck.errors import AgentLost, ProtocolError, TransportError
 from netcheck.transports.base import AgentChannel
 
 __all__ = ["AgentClient", "ResponderOutcome"]
 
 log = logging.getLogger(__name__)
-
-HELLO_TIMEOUT_S = 20.0
 
 _T = TypeVar("_T")
 

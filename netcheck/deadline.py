@@ -19,6 +19,7 @@ from netcheck_agent import protocol as p
 
 __all__ = [
     "AGENT_START_S",
+    "HELLO_TIMEOUT_S",
     "MARGIN_S",
     "MARGIN_SHARE",
     "SEND_TIMEOUT_S",
@@ -35,6 +36,8 @@ SEND_TIMEOUT_S = 30.0
 #: Starting an agent: SSH login, the zipapp upload (once per version), the process start.
 #: Not from the plan (it does not depend on it); the hello has its own limit after it.
 AGENT_START_S = 120.0
+#: From a started agent process to its hello (Python start, capability detection).
+HELLO_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
