@@ -3,6 +3,11 @@
 Peer data enters here and only here: every line is decoded with the agent's
 own pure protocol module, and anything malformed becomes a `ProtocolError` or,
 if the channel ends, `AgentLost` for everyone still waiting.
+
+Every wait has a deadline (`netcheck.deadline`): a probe batch's comes from the
+plan and restarts with each result; a request's is fixed; a send the agent does
+not read in time is a lost agent too. A missed deadline marks the agent lost,
+so nothing else waits on it either.
 """
 
 from __future__ import annotations
@@ -17,14 +22,13 @@ from typing import TypeVar
 
 from netcheck_agent import protocol as p
 
+from netcheck.deadline import HELLO_TIMEOUT_S, MARGIN_S, SEND_TIMEOUT_S, Budget, ProbeLoad
 from netcheck.errors import AgentLost, ProtocolError, TransportError
 from netcheck.transports.base import AgentChannel
 
 __all__ = ["AgentClient", "ResponderOutcome"]
 
 log = logging.getLogger(__name__)
-
-HELLO_TIMEOUT_S = 20.0
 
 _T = TypeVar("_T")
 
@@ -58,6 +62,10 @@ _BANDWIDTH_REPLIES = (
 _NIC_REPLIES = (p.NicFacts, p.ArpCheck, p.CaptureReady, p.CaptureResult)
 
 
+def _secs(seconds: float) -> str:
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
+
+
 @dataclass(frozen=True, slots=True)
 class ResponderOutcome:
     listening: tuple[tuple[str, int], ...]
@@ -67,10 +75,14 @@ class ResponderOutcome:
 class AgentClient:
     """One agent, after its hello. Use `AgentClient.connect(host, channel)`."""
 
-    def __init__(self, host: str, channel: AgentChannel, hello: p.Hello) -> None:
+    def __init__(
+        self, host: str, channel: AgentChannel, hello: p.Hello, margin_s: float = MARGIN_S
+    ) -> None:
         self.host = host
         self.hello = hello
         self._channel = channel
+        self._margin_s = margin_s  # the fixed part of each probe deadline's margin
+        self._last_heard = asyncio.get_running_loop().time()  # last line from the agent
         self._batches: dict[str, asyncio.Queue[p.Result | p.BatchDone | None]] = {}
         self._waiters: dict[tuple[str, str], asyncio.Future[p.Message]] = {}
         self._lost: str | None = None
@@ -81,7 +93,11 @@ class AgentClient:
 
     @classmethod
     async def connect(
-        cls, host: str, channel: AgentChannel, timeout: float = HELLO_TIMEOUT_S
+        cls,
+        host: str,
+        channel: AgentChannel,
+        timeout: float = HELLO_TIMEOUT_S,
+        margin_s: float = MARGIN_S,
     ) -> AgentClient:
         """Wait for the agent's hello; a channel that says anything else is not an agent."""
         try:
@@ -112,7 +128,7 @@ class AgentClient:
                 f"agent speaks protocol {msg.protocol}, this netcheck speaks {p.PROTOCOL_VERSION}; "
                 "deploy the matching agent",
             )
-        return cls(host, channel, msg)
+        return cls(host, channel, msg, margin_s)
 
     @property
     def lost(self) -> str | None:
@@ -123,11 +139,21 @@ class AgentClient:
         self._counter += 1
         return f"{prefix}{self._counter}"
 
-    async def _send(self, msg: p.Message) -> None:
+    async def _send(self, msg: p.Message, timeout: float = SEND_TIMEOUT_S) -> None:
+        """Send `msg`; an agent that does not take it within `timeout` s is lost.
+
+        A frozen agent stops reading: its channel fills and a send would wait forever.
+        """
         if self._lost is not None:
             raise AgentLost(self.host, self._lost)
         try:
-            await self._channel.send(p.encode(msg))
+            await _within(self._channel.send(p.encode(msg)), timeout)
+        except (asyncio.TimeoutError, TimeoutError):  # before OSError: its subclass in 3.11
+            self._mark_lost(
+                f"it did not read the {msg.TYPE} message within {timeout:g} s "
+                "(its channel is full: the agent is frozen, or its link is down)"
+            )
+            raise AgentLost(self.host, self._lost or "send timed out") from None
         except (OSError, EOFError, ConnectionError) as exc:
             self._mark_lost(f"channel closed while sending ({exc})")
             raise AgentLost(self.host, self._lost or "channel closed") from None
@@ -139,6 +165,7 @@ class AgentClient:
                 if line is None:
                     self._mark_lost("the agent's channel closed (agent exited or was killed)")
                     return
+                self._last_heard = asyncio.get_running_loop().time()
                 try:
                     msg = p.decode(line)
                 except p.ProtocolError as exc:
@@ -149,6 +176,8 @@ class AgentClient:
                 self._route(msg)
         except asyncio.CancelledError:
             raise
+        except ProtocolError as exc:  # e.g. a stream without newlines (LineTooLong)
+            self._mark_lost(f"protocol failure: {exc}")
         except Exception as exc:  # a broken channel must not kill the sweep
             self._mark_lost(f"reading from the agent failed: {exc!r}")
 
@@ -203,12 +232,13 @@ class AgentClient:
     ) -> p.Message:
         fut: asyncio.Future[p.Message] = asyncio.get_running_loop().create_future()
         self._waiters[(reply_type, ref)] = fut
-        await self._send(msg)
         try:
+            await self._send(msg, timeout)
             return await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
-            self._waiters.pop((reply_type, ref), None)
             raise AgentLost(self.host, f"no {reply_type} within {timeout:g} s") from None
+        finally:
+            self._waiters.pop((reply_type, ref), None)
 
     # --- responders ---------------------------------------------------------
 
@@ -330,23 +360,54 @@ class AgentClient:
     ) -> AsyncIterator[p.Result]:
         """Send a batch and yield its results as they arrive.
 
-        Ends normally at batch_done; raises AgentLost if the agent goes away first
-        (the results already yielded stay valid).
+        Ends normally at batch_done; raises AgentLost if the agent goes away first,
+        or misses the batch's deadline (the results already yielded stay valid). The
+        deadline is the plan's budget for the cells still to come (netcheck.deadline),
+        counted from the batch's start and again from each result.
         """
         bid = self._next_id("b")
         queue: asyncio.Queue[p.Result | p.BatchDone | None] = asyncio.Queue()
         self._batches[bid] = queue
+        load = ProbeLoad.of(probes, concurrency)
+        waiting = {r.cell for r in probes}
+        loop = asyncio.get_running_loop()
         try:
-            await self._send(p.ProbeBatch(batch=bid, probes=tuple(probes), concurrency=concurrency))
+            budget = load.budget(self._margin_s)
+            since = loop.time()
+            await self._send(
+                p.ProbeBatch(batch=bid, probes=tuple(probes), concurrency=concurrency),
+                max(budget.seconds, SEND_TIMEOUT_S),
+            )
             while True:
-                item = await queue.get()
+                left = since + budget.seconds - loop.time()
+                try:
+                    item = await _within(queue.get(), max(left, 0.0))
+                except (asyncio.TimeoutError, TimeoutError):
+                    self._mark_lost(self._missed(budget, since, loop.time()))
+                    raise AgentLost(self.host, self._lost or "deadline missed") from None
                 if item is None:
                     raise AgentLost(self.host, self._lost or "the agent rejected the batch")
                 if isinstance(item, p.BatchDone):
                     return
+                if item.cell in waiting:
+                    waiting.discard(item.cell)
+                    budget = load.with_cells(len(waiting)).budget(self._margin_s)
+                    since = loop.time()
                 yield item
         finally:
             self._batches.pop(bid, None)
+
+    def _missed(self, budget: Budget, since: float, now: float) -> str:
+        """Why a batch's deadline was missed, with the plan figures it came from."""
+        if self._last_heard <= since:
+            quiet = f"sent nothing for {_secs(now - since)} s"
+        else:  # lines, but none of this batch's results
+            heard = _secs(now - self._last_heard)
+            quiet = f"sent no probe result for {_secs(now - since)} s (its last line {heard} s ago)"
+        return (
+            f"{quiet} (deadline {_secs(budget.seconds)} s, from {budget.why}): "
+            "the agent is frozen or stuck, or its link is down"
+        )
 
     async def close(self) -> None:
         """Say bye (politely, briefly) and close the channel; never raises."""

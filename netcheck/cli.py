@@ -2,20 +2,32 @@
 
 The commands themselves live in `netcheck.commands`, one module each.
 Exit codes: 0 go, 1 no-go, 2 usage or topology error, 130 interrupted (a
-partial report is still printed).
+partial report is still printed). A report that could not be delivered (stdout
+closed or full, `-o` unwritable) is exit 2 whatever its verdict: a broken pipe
+must never read as GO.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO, cast
 
 from netcheck import __version__
 from netcheck.commands import COMMANDS
-from netcheck.commands.common import EXIT_CODES_TEXT, EXIT_GO, EXIT_INTERRUPTED, EXIT_USAGE
-from netcheck.errors import NetcheckError, UsageError
+from netcheck.commands.common import (
+    EXIT_CODES_TEXT,
+    EXIT_GO,
+    EXIT_INTERRUPTED,
+    EXIT_NO_GO,
+    EXIT_USAGE,
+)
+from netcheck.errors import NetcheckError, OutputError, UsageError
 
 __all__ = ["main"]
 
@@ -56,7 +68,111 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StdoutError(OutputError):
+    """Standard output could not be written: the report was not delivered."""
+
+
+class _GuardedOutput:
+    """Standard output whose write errors become an OutputError (exit 2).
+
+    Python ignores SIGPIPE, so `netcheck sweep ... | head` and `> /dev/full` surface
+    as OSError from a write or the final flush; neither may end as a traceback, nor
+    (a broken pipe) as exit 0.
+    """
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        with _stdout_errors():
+            return self._inner.write(text)
+
+    def flush(self) -> None:
+        with _stdout_errors():
+            self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+@contextlib.contextmanager
+def _stdout_errors() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if isinstance(exc, BrokenPipeError):
+            why += ": the reading end of the pipe closed before the report was read"
+        raise _StdoutError(
+            f"could not write the report to standard output ({why}); it was not delivered, "
+            "so the exit code is 2 whatever the verdict"
+        ) from None
+
+
+def _silence_stdout() -> None:
+    """After a failed write to stdout, point it at /dev/null so the interpreter's own
+    flush at exit neither fails again nor prints "Exception ignored"."""
+    real = sys.__stdout__
+    if real is None or sys.stdout is not real:  # replaced (tests capture it): leave it be
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, real.fileno())
+        os.close(devnull)
+
+
+def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """Every file argument a command reads (or keeps: --db), by option name."""
+    found = []
+    for name, value in vars(args).items():
+        if name == "output":
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Path) or (name == "identity" and isinstance(item, str)):
+                found.append((name, Path(item)))
+    return found
+
+
+def refuse_output_over_input(args: argparse.Namespace) -> None:
+    """`-o` naming a file the command reads (`sweep site.yaml -o site.yaml`) would
+    truncate it before it is read: refused before anything starts (same file: same
+    device and inode, so links and other spellings of the path are caught too)."""
+    output = getattr(args, "output", None)
+    if not isinstance(output, Path):
+        return
+    try:
+        out = output.stat()
+    except OSError:
+        return  # a new file: it cannot be an input
+    for name, path in _inputs(args):
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+                what = "the topology file" if name == "topology" else f"the --{name} file"
+                raise UsageError(
+                    f"-o {output}: that is {what} ({path}); writing the report there would "
+                    "overwrite it. Choose another output file"
+                )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    # What an error path left in the buffer must not fail later, at the interpreter's
+    # exit ("Exception ignored", exit 120): flush it now, and never let it say GO.
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence_stdout()
+        if code in (EXIT_GO, EXIT_NO_GO):
+            sys.stderr.write(f"netcheck: error: could not write to standard output ({exc})\n")
+            return EXIT_USAGE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -68,16 +184,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        refuse_output_over_input(args)
         handler = args.handler
-        return int(handler(args, sys.stdout))
+        out = _GuardedOutput(sys.stdout)
+        code = int(handler(args, cast(TextIO, out)))
+        out.flush()  # a full disk or a closed pipe shows here for a short report
+        return code
     except NetcheckError as exc:
+        if isinstance(exc, _StdoutError):
+            _silence_stdout()
         sys.stderr.write(f"netcheck: error: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("netcheck: interrupted\n")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_GO
+    except BrokenPipeError:  # written around the guard (argparse's --help): never GO
+        _silence_stdout()
+        sys.stderr.write("netcheck: error: broken pipe (the reader of the output went away)\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ within `timeout` seconds, serves at most `max_clients` connections at once,
 answers one request per connection (`Connection: close`), ignores any request
 body, and only knows two paths. Anything else is 404; a method other than
 GET/HEAD is 405; an oversized head is 431; a slow client is dropped.
+
+Health checks stay out of the shared cap: when `max_clients` connections are
+open (slow or idle clients holding them), up to `health_reserve` more are read
+with a short timeout and answered only if they ask for /healthz (anything else
+on them is 503), so a liveness probe still gets the watcher's real health.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class MetricsServer:
         max_request: int = 8192,
         timeout: float = 5.0,
         max_clients: int = 32,
+        health_reserve: int = 8,
     ) -> None:
         self.listen = listen
         self._render = render
@@ -89,6 +95,7 @@ class MetricsServer:
         self._max_request = max_request
         self._timeout = timeout
         self._max_clients = max_clients
+        self._health_reserve = health_reserve
         self._clients = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -135,10 +142,13 @@ class MetricsServer:
             self._tasks.add(task)
         self._clients += 1
         try:
-            if self._clients > self._max_clients:
+            over = self._clients - self._max_clients
+            if over > self._health_reserve:
                 await self._respond(writer, 503, "too many connections\n", head_only=False)
                 return
-            await asyncio.wait_for(self._serve(reader, writer), self._timeout)
+            health_only = over > 0  # a reserve connection: /healthz only, read quickly
+            timeout = min(self._timeout, 1.0) if health_only else self._timeout
+            await asyncio.wait_for(self._serve(reader, writer, health_only), timeout)
         except (TimeoutError, asyncio.TimeoutError):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -156,7 +166,9 @@ class MetricsServer:
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, health_only: bool
+    ) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
@@ -180,7 +192,9 @@ class MetricsServer:
             return
         path = target.split("?", 1)[0]
         head_only = method == "HEAD"
-        if path == "/metrics":
+        if health_only and path != "/healthz":
+            await self._respond(writer, 503, "too many connections\n", head_only)
+        elif path == "/metrics":
             await self._respond(writer, 200, self._render(), head_only, ctype=OPENMETRICS_TYPE)
         elif path == "/healthz":
             ok, text = self._health()

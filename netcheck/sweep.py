@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import math
 import secrets
 import time
 import uuid
@@ -31,6 +30,7 @@ from netcheck.bandwidth import (
     run_bandwidth_checks,
 )
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
+from netcheck.deadline import AGENT_START_S, ProbeLoad
 from netcheck.diagnose import DiagnoseSettings, Diagnostics, run_diagnostics
 from netcheck.errors import AgentLost, TransportError
 from netcheck.nic.model import HostNicReport
@@ -181,8 +181,8 @@ def _responder_ttl(plan: Plan) -> int:
     """A safety net only (responders are stopped explicitly): the longest a source may take."""
     st = plan.settings
     per_source = max((len(v) for v in plan.by_source().values()), default=0)
-    rounds = math.ceil(per_source / st.concurrency) if per_source else 0
-    worst = rounds * st.samples * (st.timeout_ms + st.interval_ms) / 1000
+    load = ProbeLoad(per_source, st.samples, st.interval_ms, st.timeout_ms, st.concurrency)
+    worst = load.budget().seconds if per_source else 0.0  # the agents' own probe deadline
     return int(min(86_400, 60 + 2 * worst))
 
 
@@ -295,7 +295,13 @@ async def _run_sweep(
 
     async def connect(host: Host, transport: Transport) -> tuple[AgentClient, dict[str, float]]:
         t0 = time.perf_counter()
-        channel = await transport.start(host)
+        try:
+            channel = await asyncio.wait_for(transport.start(host), AGENT_START_S)
+        except asyncio.TimeoutError:
+            raise TransportError(
+                host.name,
+                f"the agent did not start within {AGENT_START_S:g} s (login, upload, start)",
+            ) from None
         t1 = time.perf_counter()
         client = await AgentClient.connect(host.name, channel)
         timings = dict(getattr(channel, "timings", {}))

@@ -10,6 +10,10 @@ which turns what it measured into a partial result — and ends the loop.
 The metrics are the sweep families of `netcheck.report.prom` (the last complete
 sweep) plus the watcher's own counters; label cardinality is bounded by the
 topology, never by time.
+
+/healthz is 200 while sweeps keep completing, and 503 once none has completed for
+HEALTH_STALE_INTERVALS (3) intervals — since the last completed sweep, or since
+the watcher started when none has yet — whether sweeps fail or one hangs.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netcheck.errors import NetcheckError, UsageError
 from netcheck.report.prom import escape_label_value, render_openmetrics, sweep_metrics
 from netcheck.sweep import SweepResult
 
 __all__ = [
+    "HEALTH_STALE_INTERVALS",
     "JITTER",
     "WatchState",
     "jittered",
@@ -37,6 +42,8 @@ __all__ = [
 ]
 
 JITTER = 0.10
+#: /healthz fails when no sweep completed within this many intervals.
+HEALTH_STALE_INTERVALS = 3
 MIN_INTERVAL_S = 1.0
 MAX_INTERVAL_S = 7 * 86_400.0
 
@@ -77,27 +84,61 @@ class WatchState:
 
     topology: str
     interval: float
-    started_at: float = field(default_factory=time.time)
+    started_at: float | None = None  # default: the clock at creation
     sweeps: int = 0
     errors: int = 0
     last: SweepResult | None = None
     last_error: str = ""
+    running_since: float | None = None  # the running sweep's start, if one runs
+    clock: Callable[[], float] = time.time
     _cached: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.started_at is None:
+            self.started_at = self.clock()
+
+    def sweep_started(self) -> None:
+        self.running_since = self.clock()
 
     def record(self, result: SweepResult) -> None:
         self.sweeps += 1
         self.last = result
+        self.running_since = None
         self._cached = None
 
     def record_error(self, why: str) -> None:
         self.errors += 1
         self.last_error = why
+        self.running_since = None
         self._cached = None
 
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a completed sweep after which the watcher is unhealthy."""
+        return HEALTH_STALE_INTERVALS * self.interval
+
     def health(self) -> tuple[bool, str]:
+        now = self.clock()
+        since = self.last.finished_at if self.last is not None else self.started_at
+        age = now - (since if since is not None else now)
+        running = (
+            f"; a sweep has been running for {now - self.running_since:.0f} s"
+            if self.running_since is not None
+            else ""
+        )
+        if age > self.stale_after:
+            what = (
+                "no sweep completed since the watcher started"
+                if self.last is None
+                else f"the last sweep completed {age:.0f} s ago"
+            )
+            failed = f"; last error: {self.last_error}" if self.errors else ""
+            return False, (
+                f"stale: {what}, more than {HEALTH_STALE_INTERVALS} × the {self.interval:g} s "
+                f"interval ({self.errors} failed{running}{failed})"
+            )
         if self.last is None:
-            return True, f"ok: waiting for the first sweep ({self.errors} failed)"
-        age = time.time() - self.last.finished_at
+            return True, f"ok: waiting for the first sweep ({self.errors} failed{running})"
         verdict = "GO" if self.last.go else "NO-GO"
         return True, f"ok: {self.sweeps} sweeps, last {verdict} {age:.0f} s ago"
 
@@ -162,6 +203,7 @@ async def run_watch(
     while not stop.is_set():
         t0 = monotonic()
         attempts += 1
+        state.sweep_started()
         task = asyncio.ensure_future(sweep_once())
         stopper = asyncio.ensure_future(stop.wait())
         try:
@@ -173,6 +215,7 @@ async def run_watch(
         try:
             result = await task
         except asyncio.CancelledError:
+            state.running_since = None
             log("sweep cancelled by the stop request")
             break
         except NetcheckError as exc:

@@ -40,7 +40,8 @@ EXIT_NO_GO = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_CODES_TEXT = (
-    "exit codes: 0 go, 1 no-go, 2 usage or topology error, 130 interrupted (partial report)"
+    "exit codes: 0 go, 1 no-go, 2 usage or topology error or the report could not be "
+    "written (stdout or -o), 130 interrupted (partial report)"
 )
 
 T = TypeVar("T")
@@ -115,7 +116,13 @@ def add_ssh_options(p: argparse.ArgumentParser) -> None:
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:
+    """The plan the arguments ask for; `args.topology_text` is set to the topology file's
+    text as read now, before anything starts (what a stored sweep keeps, whatever
+    happens to the file during the sweep)."""
     topo = load_topology(args.topology)
+    args.topology_text = None
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        args.topology_text = Path(args.topology).read_text(encoding="utf-8")
     settings = topo.sweep
     overrides = {
         "samples": args.samples,

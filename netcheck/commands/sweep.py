@@ -103,7 +103,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     target = open_output(args.output)
     # storing never stops a sweep: a database problem is a warning, the report still comes
     store = (
-        None if args.no_store else StoreObserver(db_path(args), warn=_warn, only_rules=args.rule)
+        None
+        if args.no_store
+        else StoreObserver(
+            db_path(args), warn=_warn, only_rules=args.rule, topology_text=args.topology_text
+        )
     )
     try:
         with SilentPorts(list(plan.topology.demo_silent_ports)):

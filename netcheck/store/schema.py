@@ -260,5 +260,6 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
                 conn.execute(f"PRAGMA user_version = {target}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back on SQLITE_FULL: keep its error
+                conn.execute("ROLLBACK")
             raise

@@ -271,7 +271,8 @@ class StoreObserver(SweepObserver):
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back on SQLITE_FULL: keep its error
+                conn.execute("ROLLBACK")
             raise
 
     def _result_row(self, r: CellResult) -> tuple[Any, ...]:
@@ -332,7 +333,8 @@ class StoreObserver(SweepObserver):
             conn.executemany(self._AGENT_SQL, self._agent_rows(agents))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back on SQLITE_FULL: keep its error
+                conn.execute("ROLLBACK")
             raise
         self.stored_results += len(rows)
 
@@ -373,7 +375,8 @@ class StoreObserver(SweepObserver):
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back on SQLITE_FULL: keep its error
+                conn.execute("ROLLBACK")
             raise
         self.stored_results += len(rows) + len(late)
         self._agents.clear()

@@ -27,6 +27,7 @@ import asyncssh
 from netcheck.errors import TransportError
 from netcheck.topology.model import Host
 from netcheck.transports.base import AgentChannel
+from netcheck.transports.lines import LineReader
 
 __all__ = ["SshOptions", "SshTransport", "agent_zipapp"]
 
@@ -70,6 +71,7 @@ class _SshChannel:
         self._proc = proc
         self._stderr_tail = b""
         self._stderr_task = asyncio.ensure_future(self._drain_stderr())
+        self._lines = LineReader(proc.stdout.read)  # bounded: LineTooLong past the limit
 
     async def _drain_stderr(self) -> None:
         # The agent logs nothing to stderr in normal operation; keep the tail of
@@ -93,7 +95,7 @@ class _SshChannel:
 
     async def receive(self) -> bytes | None:
         try:
-            line = await self._proc.stdout.readline()
+            line = await self._lines.next()
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError):
             return None
         if not line:

@@ -15,7 +15,15 @@ import pytest
 
 from netcheck.errors import TransportError, UsageError
 from netcheck.sweep import SweepResult
-from netcheck.watch import JITTER, WatchState, jittered, next_delay, parse_interval, run_watch
+from netcheck.watch import (
+    HEALTH_STALE_INTERVALS,
+    JITTER,
+    WatchState,
+    jittered,
+    next_delay,
+    parse_interval,
+    run_watch,
+)
 
 sys.path.insert(0, str(Path(__file__).parent / "report"))
 from reportkit import make_sweep
@@ -46,7 +54,7 @@ def test_jitter_stays_within_ten_percent_and_varies() -> None:
 
 
 def test_state_renders_openmetrics_with_own_counters() -> None:
-    state = WatchState(topology='demo"x', interval=2.0, started_at=100.0)
+    state = WatchState(topology='demo"x', interval=2.0, started_at=100.0, clock=lambda: 101.0)
     text = state.render()
     assert text.endswith("# EOF\n") and text.count("# EOF") == 1
     assert 'netcheck_watch_sweeps_total{topology="demo\\"x"} 0' in text
@@ -166,3 +174,84 @@ def test_a_failing_sweep_is_counted_and_the_watch_goes_on() -> None:
     assert state.errors == 1 and state.sweeps == 1
     assert lines[0] == "sweep failed: cs01: simulated failure"
     assert "netcheck_watch_sweep_errors_total{" in state.render()
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_health_fails_when_no_sweep_completed_within_three_intervals() -> None:
+    clock = _Clock(1000.0)
+    state = WatchState(topology="t", interval=60.0, clock=clock)
+    assert state.stale_after == HEALTH_STALE_INTERVALS * 60.0 == 180.0
+    state.sweep_started()
+    clock.now += 180.0
+    assert state.health() == (
+        True,
+        "ok: waiting for the first sweep (0 failed; a sweep has been running for 180 s)",
+    )
+    clock.now += 1.0  # the first sweep hangs: unhealthy, and the answer says why
+    ok, text = state.health()
+    assert not ok
+    assert text == (
+        "stale: no sweep completed since the watcher started, more than 3 × the 60 s "
+        "interval (0 failed; a sweep has been running for 181 s)"
+    )
+
+
+def test_health_recovers_with_a_sweep_and_fails_again_when_they_stop() -> None:
+    clock = _Clock(1000.0)
+    state = WatchState(topology="t", interval=10.0, clock=clock)
+    sweep = make_sweep()
+    clock.now = sweep.finished_at + 5
+    state.record(sweep)
+    ok, text = state.health()
+    assert ok and text.startswith("ok: 1 sweeps, last NO-GO 5 s ago")
+    state.record_error("agent exploded")  # failing sweeps complete nothing
+    clock.now = sweep.finished_at + 31
+    ok, text = state.health()
+    assert not ok
+    assert text.startswith("stale: the last sweep completed 31 s ago, more than 3 × the 10 s")
+    assert "last error: agent exploded" in text
+
+
+def test_a_hanging_sweep_turns_healthz_503_over_real_http() -> None:
+    from netcheck.metrics_http import ListenAddress, MetricsServer
+
+    async def main() -> tuple[bytes, bytes]:
+        state = WatchState(topology="t", interval=0.2)  # stale after 0.6 s
+        server = MetricsServer(ListenAddress("127.0.0.1", 0), state.render, state.health)
+        addr = await server.start()
+        stop = asyncio.Event()
+
+        async def hangs() -> SweepResult:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def healthz() -> bytes:
+            reader, writer = await asyncio.open_connection(addr.host, addr.port)
+            writer.write(b"GET /healthz HTTP/1.1\r\n\r\n")
+            data = await reader.read()
+            writer.close()
+            return data
+
+        watcher = asyncio.ensure_future(run_watch(hangs, state, stop, log=lambda _: None))
+        try:
+            early = await healthz()
+            await asyncio.sleep(0.8)
+            late = await healthz()
+        finally:
+            stop.set()
+            await watcher
+            await server.close()
+        return early, late
+
+    early, late = _run(main())  # type: ignore[misc]
+    assert early.startswith(b"HTTP/1.1 200 ")
+    assert late.startswith(b"HTTP/1.1 503 ")
+    assert b"stale: no sweep completed since the watcher started" in late
+    assert b"a sweep has been running for" in late

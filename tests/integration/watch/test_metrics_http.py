@@ -133,3 +133,31 @@ def test_parse_listen() -> None:
     for bad in ("9469", "localhost:9469", "127.0.0.1:", "127.0.0.1:70000", ":9469", "1.2.3:80"):
         with pytest.raises(UsageError, match="--listen"):
             parse_listen(bad)
+
+
+def test_healthz_answers_while_slow_clients_hold_the_whole_connection_cap() -> None:
+    async def t(server: MetricsServer, addr: ListenAddress) -> None:
+        # 32 slow clients: each sends half a request head and then nothing
+        slow = []
+        for _ in range(32):
+            r, w = await asyncio.open_connection(addr.host, addr.port)
+            w.write(b"GET /metr")
+            slow.append((r, w))
+        await asyncio.sleep(0.2)
+        status, _, body = _split(await _request(addr, b"GET /healthz HTTP/1.1\r\n\r\n"))
+        assert (status, body) == (200, b"ok: fine\n")
+        status, _, body = _split(await _request(addr, b"HEAD /healthz HTTP/1.1\r\n\r\n"))
+        assert (status, body) == (200, b"")
+        # the reserve is for health answers only: /metrics waits for the cap
+        status, _, _ = _split(await _request(addr, b"GET /metrics HTTP/1.1\r\n\r\n"))
+        assert status == 503
+        # and it is bounded: past the reserve too, every connection is refused at once
+        extra = [await asyncio.open_connection(addr.host, addr.port) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        status, _, _ = _split(await _request(addr, b"GET /healthz HTTP/1.1\r\n\r\n"))
+        assert status == 503
+        for _, w in slow + extra:
+            w.close()
+        await asyncio.gather(*(w.wait_closed() for _, w in slow + extra), return_exceptions=True)
+
+    serve(t, max_clients=32, health_reserve=3, timeout=2.0)
