@@ -30,7 +30,7 @@ import yaml
 
 from netcheck.errors import ConfigError
 from netcheck.topology import load_topology, load_topology_text
-from netcheck.topology.declare import ListOf, MapOf, OneOf, Ref, Scalar, Section, Shape
+from netcheck.topology.declare import NO_DEFAULT, ListOf, MapOf, OneOf, Ref, Scalar, Section, Shape
 from netcheck.topology.schema import ROOT, SCHEMA_FILE, render_schema, sections, walk
 
 REPO = Path(__file__).resolve().parents[3]
@@ -379,3 +379,55 @@ def test_no_bound_is_the_loaders_alone(where: Where, value: int) -> None:
     doc = copy.deepcopy(DOC)
     _at(doc, where[:-1])[where[-1]] = value
     assert _both(doc) == (True, "", True), f"{_label(where)} = {value}: declare the bound"
+
+
+# --- defaults: what the loader fills in for an absent key is the declared default ---------
+
+_MINIMAL = _data(FIXTURES / "valid-minimal.yaml")
+# section -> (where an empty instance goes in valid-minimal, the value the loader made of it)
+_EMPTY: dict[str, tuple[Where, Any]] = {
+    "ports": (("ports",), lambda t: t.ports),
+    "sweep": (("sweep",), lambda t: t.sweep),
+    "expect": (("paths", "s2s-vpn", "expect"), lambda t: t.paths[0].expect),
+    "agent": (("hosts", "cs01", "agent"), lambda t: t.host("cs01").agent),
+    "azure": (("azure",), lambda t: t.azure),
+}
+_ATTR = {("agent", "address"): "ssh_address", ("rule", "expect"): "expect_reachable"}
+
+
+def _model_value(section: str, key: str, obj: Any) -> Any:
+    value = getattr(obj, _ATTR.get((section, key), key))
+    if (section, key) == ("rule", "expect"):
+        return "reachable" if value else "blocked"
+    return value.value if hasattr(value, "value") else value
+
+
+def _defaults_cases() -> Iterator[tuple[str, Any, Any]]:
+    """(section, the loaded object, its section) with every optional key left out."""
+    for sid, (where, get) in _EMPTY.items():
+        doc = copy.deepcopy(_MINIMAL)
+        _at(doc, where[:-1])[where[-1]] = {}
+        yield sid, get(load_topology_text(yaml.safe_dump(doc))), sections()[sid]
+    doc = copy.deepcopy(_MINIMAL)
+    doc["rules"] = [{"id": "r", "from": "config_server", "to": "process_server", "port": 1}]
+    doc["bandwidth"] = [{"from": "cs01", "to": "ps-azure"}]
+    topo = load_topology_text(yaml.safe_dump(doc))
+    yield "rule", topo.rules[0], sections()["rule"]
+    yield "bandwidth", topo.bandwidth[0], sections()["bandwidth"]
+
+
+DEFAULTS_CASES = list(_defaults_cases())
+
+
+@pytest.mark.parametrize(
+    ("sid", "obj", "section"), DEFAULTS_CASES, ids=[c[0] for c in DEFAULTS_CASES]
+)
+def test_declared_defaults_are_the_loaders(sid: str, obj: Any, section: Section) -> None:
+    for key in section.fields:
+        if key.required:
+            continue
+        got = _model_value(sid, key.name, obj)
+        if key.default is NO_DEFAULT:  # "not checked", "the host's first NIC": nothing filled in
+            assert got in (None, ()), f"{sid}.{key.name}: the loader fills in {got!r}: declare it"
+        else:
+            assert got == key.default, f"{sid}.{key.name}: loader {got!r}, declared {key.default!r}"
