@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netcheck.topology.declare import BOOL, STRING, Key, Scalar, Section
+from netcheck.topology.declare import BOOL, STRING, Key, Scalar, Section, in_range
 from netcheck.yamlsource import Node
 
 __all__ = [
@@ -46,13 +46,13 @@ _CHECK = Section(
         Key("to", STRING, "The host whose agent opens the one-shot endpoint.", required=True),
         Key(
             "duration_s",
-            Scalar("number", minimum=0.1, maximum=MAX_DURATION_S),
+            in_range(0.1, MAX_DURATION_S),
             "How long the test runs, in seconds.",
             default=DEFAULT_DURATION_S,
         ),
         Key(
             "streams",
-            Scalar("integer", minimum=1, maximum=MAX_STREAMS),
+            in_range(1, MAX_STREAMS),
             "Parallel TCP streams.",
             default=DEFAULT_STREAMS,
         ),

@@ -38,6 +38,7 @@ __all__ = [
     "Shape",
     "anycase",
     "default_of",
+    "in_range",
 ]
 
 
@@ -151,6 +152,12 @@ class Section:
             if k.name == name:
                 return k
         raise KeyError(name)
+
+
+def in_range(lo: float, hi: float) -> Scalar:
+    """An integer (both bounds int) or a number within lo..hi, inclusive."""
+    integer = isinstance(lo, int) and isinstance(hi, int)
+    return Scalar("integer" if integer else "number", minimum=lo, maximum=hi)
 
 
 def default_of(cls: type, name: str) -> Any:

@@ -30,6 +30,7 @@ from netcheck.topology.declare import (
     Section,
     anycase,
     default_of,
+    in_range,
 )
 from netcheck.topology.inventory import (
     FailbackSettings,
@@ -220,7 +221,7 @@ _EXPECT = Section(
     (
         Key(
             "mtu",
-            Scalar("integer", minimum=576, maximum=9216),
+            in_range(576, 9216),
             "The path MTU the tunnel should carry.",
             default_doc="not checked",
         ),
@@ -359,6 +360,11 @@ _AGENT = Section(
     ),
 )
 _AGENT_KEYS = _AGENT.keys
+_DEFAULTS = Section(
+    "defaults",
+    "Defaults every host inherits; a host's own `agent:` keys win.",
+    (Key("agent", Ref("agent"), "Agent settings for every host."),),
+)
 
 
 def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
@@ -623,25 +629,25 @@ _SWEEP = Section(
     (
         Key(
             "samples",
-            Scalar("integer", minimum=1, maximum=100),
+            in_range(1, 100),
             "Probe attempts per cell.",
             default=default_of(SweepSettings, "samples"),
         ),
         Key(
             "interval_ms",
-            Scalar("integer", minimum=0, maximum=60_000),
+            in_range(0, 60_000),
             "The pause between two attempts of a cell, in ms.",
             default=default_of(SweepSettings, "interval_ms"),
         ),
         Key(
             "timeout_ms",
-            Scalar("integer", minimum=10, maximum=60_000),
+            in_range(10, 60_000),
             "How long one attempt may take, in ms.",
             default=default_of(SweepSettings, "timeout_ms"),
         ),
         Key(
             "concurrency",
-            Scalar("integer", minimum=1, maximum=4096),
+            in_range(1, 4096),
             "Probe attempts in flight per agent.",
             default=default_of(SweepSettings, "concurrency"),
         ),
@@ -696,13 +702,6 @@ def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
             item.fail(f"port {port} out of range 1..65535")
         out.append((str(address), port))
     return tuple(out)
-
-
-_DEFAULTS = Section(
-    "defaults",
-    "Defaults every host inherits; a host's own `agent:` keys win.",
-    (Key("agent", Ref("agent"), "Agent settings for every host."),),
-)
 
 
 def parse_topology(root: Node) -> Topology:
