@@ -25,6 +25,7 @@ __all__ = [
     "BOOL",
     "NAME",
     "NETWORK",
+    "NO_DEFAULT",
     "NUMBER",
     "PORT",
     "STRING",
