@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netcheck.topology.declare import BOOL, STRING, Key, Scalar, Section, in_range
 from netcheck.yamlsource import Node
 
 __all__ = [
@@ -36,7 +37,40 @@ DEFAULT_STREAMS = 4
 MAX_DURATION_S = 300.0
 MAX_STREAMS = 32  # the documented maximum of failback download threads per VM
 
-_KEYS = frozenset({"from", "to", "duration_s", "streams", "reverse", "port"})
+_CHECK = Section(
+    "bandwidth",
+    "One throughput test between two hosts' agents. Data flows from → to, or to → from "
+    "with `reverse: true`.",
+    (
+        Key("from", STRING, "The host whose agent dials.", required=True),
+        Key("to", STRING, "The host whose agent opens the one-shot endpoint.", required=True),
+        Key(
+            "duration_s",
+            in_range(0.1, MAX_DURATION_S),
+            "How long the test runs, in seconds.",
+            default=DEFAULT_DURATION_S,
+        ),
+        Key(
+            "streams",
+            in_range(1, MAX_STREAMS),
+            "Parallel TCP streams.",
+            default=DEFAULT_STREAMS,
+        ),
+        Key(
+            "reverse",
+            BOOL,
+            "The endpoint (`to`) sends: for when only one side can open connections.",
+            default=False,
+        ),
+        Key(
+            "port",
+            Scalar("integer", minimum=0, maximum=65535),
+            "The endpoint's port; 0: any free port. Give the replication port when a firewall only lets that one through.",
+            default=0,
+        ),
+    ),
+)
+_KEYS = _CHECK.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +112,7 @@ class BandwidthCheck:
 
 def _check(node: Node, hosts: dict[str, tuple[bool, str]]) -> BandwidthCheck:
     m = node.as_mapping(_KEYS)
-    for key in ("from", "to"):
+    for key in _CHECK.required:
         if key not in m:
             node.fail(f"a bandwidth test needs {key!r} (a host name)")
     ends = []

@@ -22,6 +22,18 @@ import enum
 from dataclasses import dataclass
 
 from netcheck.errors import ConfigError
+from netcheck.topology.declare import (
+    BOOL,
+    NUMBER,
+    STRING,
+    Key,
+    MapOf,
+    OneOf,
+    Ref,
+    Scalar,
+    Section,
+    anycase,
+)
 from netcheck.yamlsource import Node
 
 __all__ = [
@@ -134,30 +146,108 @@ class FailbackSettings:
         return None
 
 
+_MT, _VM, _ESXI, _CS = "master_target", "protected_vm", "esxi", "config_server"
+_INVENTORY = Section(
+    "inventory",
+    "Declared facts about one machine, for the readiness checks. Which keys a host may "
+    "carry depends on its roles; a fact nobody declared makes its check `unknown`.",
+    (
+        Key(
+            "os_version",
+            OneOf((STRING, Scalar("integer"))),
+            "The OS version, as a string: '2019', '8.10', '20.04' (a YAML number loses trailing zeros).",
+            roles=(_MT, _VM),
+        ),
+        Key(
+            "disks",
+            Scalar("integer", minimum=0, maximum=4096),
+            "A VM's disks; for a master target, the disks of its own.",
+            roles=(_MT, _VM),
+        ),
+        Key("snapshots", BOOL, "The VM has snapshots (a master target must not).", roles=(_MT,)),
+        Key(
+            "scsi_controller",
+            Scalar(
+                "string",
+                pattern=anycase(*_SCSI_ALIASES),
+                examples=tuple(c.value for c in ScsiController),
+            ),
+            "The SCSI controller type (vSphere's names are accepted too: lsisas1068, pvscsi).",
+            roles=(_MT,),
+        ),
+        Key("disk_enable_uuid", BOOL, "The VM's `disk.EnableUUID` is true.", roles=(_MT,)),
+        Key("vmware_tools", BOOL, "VMware Tools / open-vm-tools run on it.", roles=(_MT,)),
+        Key(
+            "storage_vmotion_excluded",
+            BOOL,
+            "The VM is excluded from Storage vMotion.",
+            roles=(_MT,),
+        ),
+        Key("esxi_host", STRING, "The esxi host (of this topology) it runs on.", roles=(_MT,)),
+        Key(
+            "retention",
+            OneOf((STRING, Ref("retention"))),
+            "The retention volume: its path (`R:`, `/mnt/retention`) or its facts.",
+            roles=(_MT,),
+        ),
+        Key(
+            "master_target",
+            STRING,
+            "The master_target host (of this topology) the VM fails back to.",
+            roles=(_VM,),
+        ),
+        Key("churn_gb_per_day", NUMBER, "The VM's data change rate, in GB a day.", roles=(_VM,)),
+        Key("peak_churn_mb_s", NUMBER, "The VM's peak data change rate, in MB/s.", roles=(_VM,)),
+        Key(
+            "datastores",
+            MapOf(
+                Scalar(
+                    "string",
+                    pattern=anycase(*(k.value for k in DatastoreKind)),
+                    examples=tuple(k.value for k in DatastoreKind),
+                )
+            ),
+            "The ESXi host's datastores: name → type (vmfs, nfs, vsan, vvol).",
+            roles=(_ESXI,),
+        ),
+        Key(
+            "nics_added_before_registration",
+            BOOL,
+            "The configuration server's NICs were all added before it was registered.",
+            roles=(_CS,),
+        ),
+        Key(
+            "vcpus",
+            Scalar("integer", minimum=1, maximum=1024),
+            "The configuration server's vCPUs.",
+            roles=(_CS,),
+        ),
+        Key("memory_gb", NUMBER, "The configuration server's memory, in GB.", roles=(_CS,)),
+    ),
+)
 # role value -> the inventory keys it allows (a host gets the union over its roles)
 _KEYS_BY_ROLE: dict[str, frozenset[str]] = {
-    "master_target": frozenset(
-        {
-            "os_version",
-            "disks",
-            "snapshots",
-            "scsi_controller",
-            "disk_enable_uuid",
-            "vmware_tools",
-            "storage_vmotion_excluded",
-            "esxi_host",
-            "retention",
-        }
-    ),
-    "protected_vm": frozenset(
-        {"os_version", "disks", "master_target", "churn_gb_per_day", "peak_churn_mb_s"}
-    ),
-    "esxi": frozenset({"datastores"}),
-    "config_server": frozenset({"nics_added_before_registration", "vcpus", "memory_gb"}),
+    role: frozenset(k.name for k in _INVENTORY.fields if role in k.roles)
+    for role in (_MT, _VM, _ESXI, _CS)
 }
-_RETENTION_KEYS = frozenset(
-    {"path", "filesystem", "capacity_gb", "is_cache_volume", "used_for_other", "locked"}
+_RETENTION = Section(
+    "retention",
+    "The master target's retention volume.",
+    (
+        Key(
+            "path",
+            STRING,
+            "A drive letter (Windows) or a directory (Linux).",
+            default_doc="`R:` (Windows), `/mnt/retention` (Linux)",
+        ),
+        Key("filesystem", STRING, "As the OS names it: ntfs, refs, ext4, xfs, vfat, fat32, ..."),
+        Key("capacity_gb", NUMBER, "Its capacity, in GB."),
+        Key("is_cache_volume", BOOL, "It is the volume the PS/MT software is installed on."),
+        Key("used_for_other", BOOL, "It is used for something else (e.g. a replication target)."),
+        Key("locked", BOOL, "It is BitLocker-locked or read-only."),
+    ),
 )
+_RETENTION_KEYS = _RETENTION.keys
 
 
 def inventory_keys_for(roles: tuple[str, ...] | list[str]) -> frozenset[str]:
@@ -275,8 +365,31 @@ def parse_inventory(node: Node, roles: tuple[str, ...]) -> HostInventory:
     )
 
 
+_POLICY = Section(
+    "policy",
+    "The failback replication policy as you believe it is set (ASR fixes it at 15 min / 24 h / 60 min).",
+    (
+        Key("rpo_threshold_min", NUMBER, "The RPO threshold, in minutes."),
+        Key("retention_hours", NUMBER, "How long recovery points are kept, in hours."),
+        Key("app_consistent_min", NUMBER, "The app-consistent snapshot frequency, in minutes."),
+    ),
+)
+_FAILBACK = Section(
+    "failback",
+    "Which master target serves which replication group, and the failback policy.",
+    (
+        Key(
+            "groups",
+            MapOf(STRING, key_label="GROUP"),
+            "Replication group → the master_target host that serves it.",
+        ),
+        Key("policy", Ref("policy"), "The failback policy as declared."),
+    ),
+)
+
+
 def _policy(node: Node) -> FailbackPolicy:
-    m = node.as_mapping({"rpo_threshold_min", "retention_hours", "app_consistent_min"})
+    m = node.as_mapping(_POLICY.keys)
     return FailbackPolicy(
         rpo_threshold_min=m["rpo_threshold_min"].as_number(lo=0)
         if "rpo_threshold_min" in m
@@ -290,7 +403,7 @@ def _policy(node: Node) -> FailbackPolicy:
 
 def parse_failback(node: Node) -> FailbackSettings:
     """Top-level `failback: {groups: {GROUP: MT}, policy: {...}}`."""
-    m = node.as_mapping({"groups", "policy"})
+    m = node.as_mapping(_FAILBACK.keys)
     groups = (
         tuple((group, mt_node.as_str().strip()) for group, mt_node in m["groups"].items())
         if "groups" in m

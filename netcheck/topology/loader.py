@@ -13,6 +13,25 @@ from typing import TypeVar
 
 from netcheck.errors import ErrorCollector
 from netcheck.topology.bandwidth import parse_bandwidth
+from netcheck.topology.declare import (
+    ADDRESS,
+    BOOL,
+    NAME,
+    NETWORK,
+    NUMBER,
+    PORT,
+    STRING,
+    Key,
+    ListOf,
+    MapOf,
+    OneOf,
+    Ref,
+    Scalar,
+    Section,
+    anycase,
+    default_of,
+    in_range,
+)
 from netcheck.topology.inventory import (
     FailbackSettings,
     HostInventory,
@@ -44,24 +63,55 @@ __all__ = ["load_topology", "load_topology_text", "parse_topology"]
 
 T = TypeVar("T")
 
-_TOP_KEYS = frozenset(
-    {
-        "version",
-        "name",
-        "ports",
-        "sites",
-        "paths",
-        "hosts",
-        "rules",
-        "disable_rules",
-        "defaults",
-        "sweep",
-        "demo",
-        "failback",
-        "bandwidth",
-        "azure",
-    }
+_ROLE_VALUES = tuple(r.value for r in Role)
+_TOP = Section(
+    "topology",
+    "The document: what the site looks like and how to sweep it.",
+    (
+        Key(
+            "version",
+            Scalar("integer", enum=(1,)),
+            "The format version; this netcheck reads 1.",
+            required=True,
+        ),
+        Key(
+            "name", NAME, "The topology's name, shown in reports and stored sweeps.", required=True
+        ),
+        Key("ports", Ref("ports"), "The catalog's changeable ports, and demo remaps."),
+        Key(
+            "sites",
+            MapOf(Ref("site"), key_pattern=NAME.pattern),
+            "The sites (on-premises, Azure) and their networks.",
+            required=True,
+        ),
+        Key("paths", MapOf(Ref("path")), "The VPNs and ExpressRoute peerings between two sites."),
+        Key(
+            "hosts",
+            MapOf(Ref("host"), key_pattern=NAME.pattern),
+            "The machines, by name.",
+            required=True,
+        ),
+        Key(
+            "rules", ListOf(Ref("rule")), "Your own rules next to the catalog's, possibly negative."
+        ),
+        Key("disable_rules", ListOf(STRING), "Catalog rule ids not to check."),
+        Key("defaults", Ref("defaults"), "Defaults every host inherits."),
+        Key("sweep", Ref("sweep"), "How hard to probe each cell (command-line flags win)."),
+        Key("demo", Ref("demo"), "Loopback demo devices."),
+        Key(
+            "failback",
+            Ref("failback"),
+            "Replication groups and the failback policy, for readiness.",
+        ),
+        Key("bandwidth", ListOf(Ref("bandwidth")), "Throughput tests between two hosts' agents."),
+        Key(
+            "azure",
+            Ref("azure"),
+            "The Azure side: cloud, storage account, proxy, resolver, NSG exports.",
+        ),
+    ),
 )
+_TOP_KEYS = _TOP.keys
 _ROLE_NAMES = {r.value: r for r in Role}
 
 
@@ -98,8 +148,28 @@ def _name(node: Node, what: str) -> str:
 # --- sections --------------------------------------------------------------
 
 
+_PORTS = Section(
+    "ports",
+    "The catalog's changeable ports, and remaps of documented ports for labs and demos.",
+    (
+        Key(
+            "replication_data",
+            PORT,
+            "The process server's replication data port.",
+            default=default_of(PortOverrides, "replication_data"),
+        ),
+        Key("vcenter", PORT, "vCenter's HTTPS port.", default=default_of(PortOverrides, "vcenter")),
+        Key(
+            "remap",
+            MapOf(PORT, key_label="PORT", key_pattern=r"^[0-9]+$"),
+            "Documented port → port actually probed (for labs and demos that cannot bind privileged ports); reports show both.",
+        ),
+    ),
+)
+
+
 def _parse_ports(node: Node) -> PortOverrides:
-    m = node.as_mapping({"replication_data", "vcenter", "remap"})
+    m = node.as_mapping(_PORTS.keys)
     remap: list[tuple[int, int]] = []
     if "remap" in m:
         for key, val in m["remap"].items():
@@ -117,8 +187,22 @@ def _parse_ports(node: Node) -> PortOverrides:
     )
 
 
+_SITE = Section(
+    "site",
+    "A place the machines live in: on-premises, an Azure VNet.",
+    (
+        Key(
+            "networks",
+            MapOf(NETWORK, min_items=1),
+            "The site's networks, by name: `{lan: 198.18.2.0/24}`. Every NIC address of the site's hosts lies in one.",
+            required=True,
+        ),
+    ),
+)
+
+
 def _parse_site(name: str, node: Node) -> Site:
-    m = node.as_mapping({"networks"})
+    m = node.as_mapping(_SITE.keys)
     if "networks" not in m:
         node.fail("a site needs 'networks': {name: CIDR, ...}")
     nets = tuple((net_name, _network(net_node)) for net_name, net_node in m["networks"].items())
@@ -131,8 +215,25 @@ def node_with(node: Node, text: str) -> Node:
     return Node(text, node.location, node.field)
 
 
+_EXPECT = Section(
+    "expect",
+    "What the path should deliver; the diagnostics flag a measurement that falls short.",
+    (
+        Key(
+            "mtu",
+            in_range(576, 9216),
+            "The path MTU the tunnel should carry.",
+            default_doc="not checked",
+        ),
+        Key("min_mbps", NUMBER, "The least throughput, in Mbit/s.", default_doc="not checked"),
+        Key("max_rtt_ms", NUMBER, "The longest round-trip time, in ms.", default_doc="not checked"),
+        Key("max_loss_pct", NUMBER, "The most packet loss, in percent.", default_doc="not checked"),
+    ),
+)
+
+
 def _parse_expect(node: Node) -> PathExpect:
-    m = node.as_mapping({"mtu", "min_mbps", "max_rtt_ms", "max_loss_pct"})
+    m = node.as_mapping(_EXPECT.keys)
     return PathExpect(
         mtu=m["mtu"].as_int(lo=576, hi=9216) if "mtu" in m else None,
         min_mbps=m["min_mbps"].as_number(lo=0) if "min_mbps" in m else None,
@@ -141,9 +242,35 @@ def _parse_expect(node: Node) -> PathExpect:
     )
 
 
+_PATH = Section(
+    "path",
+    "A site-to-site VPN or an ExpressRoute private peering between two sites.",
+    (
+        Key(
+            "kind",
+            Scalar("string", enum=tuple(k.value for k in PathKind)),
+            "What joins the sites.",
+            required=True,
+        ),
+        Key(
+            "sites",
+            ListOf(STRING, min_items=2, max_items=2),
+            "The two sites the path joins.",
+            required=True,
+        ),
+        Key(
+            "gateways",
+            OneOf((ListOf(ADDRESS), MapOf(OneOf((ADDRESS, ListOf(ADDRESS)))))),
+            "The routers along the path: a list of addresses, or name → address (or a list: a router answers a trace from the address facing the prober). Names show in the diagnostics.",
+        ),
+        Key("expect", Ref("expect"), "What the path should deliver."),
+    ),
+)
+
+
 def _parse_path(name: str, node: Node, site_names: set[str]) -> Path:
-    m = node.as_mapping({"kind", "sites", "gateways", "expect"})
-    for key in ("kind", "sites"):
+    m = node.as_mapping(_PATH.keys)
+    for key in _PATH.required:
         if key not in m:
             node.fail(f"a path needs {key!r}")
     kind_text = m["kind"].as_str()
@@ -189,8 +316,54 @@ def _parse_path(name: str, node: Node, site_names: set[str]) -> Path:
     )
 
 
-_AGENT_KEYS = frozenset(
-    {"transport", "user", "port", "python", "address", "responders", "identity"}
+_AGENT = Section(
+    "agent",
+    "How the coordinator gets an agent onto the host. `agent: none` is short for `{transport: none}`.",
+    (
+        Key(
+            "transport",
+            Scalar("string", enum=tuple(t.value for t in Transport)),
+            "`ssh`: over SSH; `local`: in-process on the coordinator's machine; `none`: a target only, nothing runs there.",
+            default=Transport.SSH.value,
+        ),
+        Key(
+            "user",
+            STRING,
+            "The SSH user.",
+            default_doc="SSH's own default (your user, `~/.ssh/config`)",
+        ),
+        Key("port", PORT, "The SSH port.", default=default_of(AgentSpec, "port")),
+        Key(
+            "python",
+            STRING,
+            "The Python (3.9 or later) to run the agent with on the host.",
+            default=default_of(AgentSpec, "python"),
+        ),
+        Key(
+            "address",
+            STRING,
+            "The address or DNS name to SSH to.",
+            default_doc="the host's first NIC",
+        ),
+        Key(
+            "responders",
+            BOOL,
+            "May the agent open responders on the host's ports (to prove a cell where no real service listens)?",
+            default=default_of(AgentSpec, "responders"),
+        ),
+        Key(
+            "identity",
+            STRING,
+            "This host's SSH private key file, tried before `-i/--identity`.",
+            default_doc="`-i`, then SSH's own keys",
+        ),
+    ),
+)
+_AGENT_KEYS = _AGENT.keys
+_DEFAULTS = Section(
+    "defaults",
+    "Defaults every host inherits; a host's own `agent:` keys win.",
+    (Key("agent", Ref("agent"), "Agent settings for every host."),),
 )
 
 
@@ -227,8 +400,75 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
     )
 
 
-_HOST_KEYS = frozenset(
-    {"site", "roles", "nics", "address", "agent", "groups", "os", "inventory", "tls", "dns"}
+_HOST = Section(
+    "host",
+    "A machine of the failback. Give it `address` (one NIC) or `nics`.",
+    (
+        Key("site", STRING, "The site it is in (a key of `sites`).", required=True),
+        Key(
+            "roles",
+            OneOf(
+                (Scalar("string", enum=_ROLE_VALUES), ListOf(Scalar("string", enum=_ROLE_VALUES)))
+            ),
+            "What it does in the failback: one role or a list. The catalog's rules are keyed by role.",
+            required=True,
+        ),
+        Key(
+            "nics",
+            MapOf(Ref("nic"), min_items=1),
+            "Its network interfaces, by name, when it has several.",
+        ),
+        Key("address", ADDRESS, "Its address, when it has one NIC (named `nic0`)."),
+        Key(
+            "agent",
+            OneOf((Scalar("string", enum=tuple(t.value for t in Transport)), Ref("agent"))),
+            "How an agent gets onto it (or just the transport).",
+            default_doc="`defaults.agent`, else ssh",
+        ),
+        Key(
+            "groups",
+            OneOf((STRING, ListOf(STRING))),
+            "Its replication (multi-VM consistency) groups.",
+        ),
+        Key(
+            "os",
+            Scalar("string", pattern=anycase("windows", "linux"), examples=("windows", "linux")),
+            "`windows` or `linux`: picks the push-install ports.",
+        ),
+        Key(
+            "inventory",
+            Ref("inventory"),
+            "Facts about the machine for the readiness checks; the keys allowed depend on its roles.",
+        ),
+        Key(
+            "tls",
+            OneOf((BOOL, Ref("tls"))),
+            "Real HTTPS services run here: probe their ports with a TLS handshake. `true` probes 443, vCenter and the replication data port.",
+            default=False,
+        ),
+        Key("dns", Ref("dns"), "The query the DNS probes ask this resolver (a dns_server host)."),
+    ),
+    one_of_required=(("address", "nics"),),
+    exclusive=(("address", "nics"),),
+)
+_HOST_KEYS = _HOST.keys
+_NIC = Section(
+    "nic",
+    "One network interface of a host.",
+    (
+        Key(
+            "address",
+            ADDRESS,
+            "Its address; it lies in a network of the host's site.",
+            required=True,
+        ),
+        Key(
+            "faces",
+            OneOf((STRING, ListOf(STRING))),
+            "The sites this NIC serves (the NIC other hosts of those sites reach).",
+            default_doc="the host's own site",
+        ),
+    ),
 )
 
 
@@ -264,7 +504,7 @@ def _parse_host(
         nics.append(Nic(name="nic0", address=_address(m["address"])))
     elif "nics" in m:
         for nic_name, nic_node in m["nics"].items():
-            nm = nic_node.as_mapping({"address", "faces"})
+            nm = nic_node.as_mapping(_NIC.keys)
             if "address" not in nm:
                 nic_node.fail("a NIC needs 'address'")
             faces = []
@@ -323,9 +563,37 @@ def _parse_endpoint(node: Node, what: str) -> tuple[Role | None, str | None]:
     return _ROLE_NAMES[text], None
 
 
+_ENDPOINT = OneOf(
+    (Scalar("string", enum=_ROLE_VALUES), Scalar("string", pattern="^host:", label="host:NAME"))
+)
+_RULE = Section(
+    "rule",
+    "A flow you add next to the catalog's, possibly one that must NOT get through.",
+    (
+        Key("id", NAME, "A unique id; reports name the rule by it.", required=True),
+        Key("from", _ENDPOINT, "The source: a role, or `host:NAME`.", required=True),
+        Key("to", _ENDPOINT, "The destination: a role, or `host:NAME`.", required=True),
+        Key(
+            "proto",
+            Scalar("string", enum=("tcp",)),
+            "The protocol (only tcp is probed yet).",
+            default="tcp",
+        ),
+        Key("port", PORT, "The destination port.", required=True),
+        Key(
+            "expect",
+            Scalar("string", enum=("reachable", "blocked")),
+            "`blocked`: the cell passes when the port can NOT be reached.",
+            default="reachable",
+        ),
+        Key("hint", STRING, "What to change when the cell fails; shown in reports.", default=""),
+    ),
+)
+
+
 def _parse_rule(node: Node, host_names: set[str]) -> UserRule:
-    m = node.as_mapping({"id", "from", "to", "proto", "port", "expect", "hint"})
-    for key in ("id", "from", "to", "port"):
+    m = node.as_mapping(_RULE.keys)
+    for key in _RULE.required:
         if key not in m:
             node.fail(f"a rule needs {key!r}")
     src_role, src_host = _parse_endpoint(m["from"], "from")
@@ -355,8 +623,40 @@ def _parse_rule(node: Node, host_names: set[str]) -> UserRule:
 # --- the document ------------------------------------------------------------
 
 
+_SWEEP = Section(
+    "sweep",
+    "How hard to probe each cell. The command line's flags win over these.",
+    (
+        Key(
+            "samples",
+            in_range(1, 100),
+            "Probe attempts per cell.",
+            default=default_of(SweepSettings, "samples"),
+        ),
+        Key(
+            "interval_ms",
+            in_range(0, 60_000),
+            "The pause between two attempts of a cell, in ms.",
+            default=default_of(SweepSettings, "interval_ms"),
+        ),
+        Key(
+            "timeout_ms",
+            in_range(10, 60_000),
+            "How long one attempt may take, in ms.",
+            default=default_of(SweepSettings, "timeout_ms"),
+        ),
+        Key(
+            "concurrency",
+            in_range(1, 4096),
+            "Probe attempts in flight per agent.",
+            default=default_of(SweepSettings, "concurrency"),
+        ),
+    ),
+)
+
+
 def _parse_sweep(node: Node) -> SweepSettings:
-    m = node.as_mapping({"samples", "interval_ms", "timeout_ms", "concurrency"})
+    m = node.as_mapping(_SWEEP.keys)
     d = SweepSettings()
     settings = SweepSettings(
         samples=m["samples"].as_int(lo=1, hi=100) if "samples" in m else d.samples,
@@ -369,9 +669,22 @@ def _parse_sweep(node: Node) -> SweepSettings:
     return settings
 
 
+_DEMO = Section(
+    "demo",
+    "Devices of the loopback demos (netcheck.demo); not for real sites.",
+    (
+        Key(
+            "silent_ports",
+            ListOf(Scalar("string", pattern=r"^.+:[0-9]+$", label="HOST:PORT")),
+            "`HOST:PORT` of a loopback host where a silent listener accepts nothing: a planted timeout.",
+        ),
+    ),
+)
+
+
 def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
     """`demo: {silent_ports: ["host:port", ...]}` — loopback demos only (netcheck.demo)."""
-    m = node.as_mapping({"silent_ports"})
+    m = node.as_mapping(_DEMO.keys)
     by_name = {h.name: h for h in hosts}
     out = []
     for item in m["silent_ports"].as_list() if "silent_ports" in m else []:
@@ -394,7 +707,7 @@ def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
 def parse_topology(root: Node) -> Topology:
     """Validate a parsed document into a Topology."""
     top = root.as_mapping(_TOP_KEYS)
-    for key in ("version", "name", "sites", "hosts"):
+    for key in _TOP.required:
         if key not in top:
             root.fail(f"missing required key {key!r}")
     version = top["version"].as_int()
@@ -421,7 +734,7 @@ def parse_topology(root: Node) -> Topology:
 
     agent_defaults: dict[str, Node] = {}
     if "defaults" in top:
-        d = top["defaults"].as_mapping({"agent"})
+        d = top["defaults"].as_mapping(_DEFAULTS.keys)
         if "agent" in d:
             agent_defaults = d["agent"].as_mapping(_AGENT_KEYS)
 

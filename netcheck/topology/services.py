@@ -31,6 +31,17 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from netcheck.topology.declare import (
+    BOOL,
+    PORT,
+    STRING,
+    Key,
+    ListOf,
+    OneOf,
+    Ref,
+    Scalar,
+    Section,
+)
 from netcheck.yamlsource import Node
 
 __all__ = [
@@ -99,11 +110,86 @@ class AzureSettings:
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+_TLS = Section(
+    "tls",
+    "The ports of a host where a real HTTPS service runs.",
+    (
+        Key(
+            "ports",
+            ListOf(PORT, min_items=1),
+            "The ports to probe with a TLS handshake.",
+            default_doc="443, vCenter and the replication data port",
+        ),
+        Key(
+            "sni",
+            STRING,
+            "The server name to send (a host name, not an address).",
+            default_doc="none",
+        ),
+        Key(
+            "http",
+            BOOL,
+            "Also send `GET /` after the handshake.",
+            default_doc="only on a process server's data port",
+        ),
+    ),
+)
+_DNS = Section(
+    "dns",
+    "The query of a resolver (a dns_server host).",
+    (Key("query", STRING, "The name the DNS probes ask this resolver for.", required=True),),
+)
+_NSG_EXPORT = Section(
+    "nsg_export",
+    "`az ... list -o json` files for the NSG predictions, relative to the topology file.",
+    (
+        Key("nsgs", STRING, "`az network nsg list -o json`.", required=True),
+        Key("nics", STRING, "`az network nic list -o json`."),
+        Key("vnets", STRING, "`az network vnet list -o json`."),
+        Key("route_tables", STRING, "`az network route-table list -o json`."),
+    ),
+)
+_AZURE = Section(
+    "azure",
+    "The Azure side. Without it (or with only `nsg_export`) the Azure endpoint rules are not probed.",
+    (
+        Key(
+            "cloud",
+            Scalar("string", enum=CLOUDS),
+            "Which catalog list of endpoints applies.",
+            default="public",
+        ),
+        Key(
+            "storage_account",
+            Scalar("string", pattern=_ACCOUNT.pattern),
+            "The cache storage account: NAME → NAME.blob.core.windows.net.",
+        ),
+        Key(
+            "endpoints",
+            ListOf(STRING, min_items=1),
+            "Concrete host names (no wildcards); replaces the catalog's list.",
+            default_doc="the catalog's list",
+        ),
+        Key(
+            "proxy",
+            Scalar("string", pattern="^[Hh][Tt][Tt][Pp]://", label="http://HOST:PORT"),
+            "The unauthenticated HTTP proxy the servers use (CONNECT).",
+        ),
+        Key("resolver", STRING, "A dns_server host, `IP[:PORT]`, or `system` (the host's own)."),
+        Key(
+            "nsg_export",
+            OneOf((STRING, Ref("nsg_export"))),
+            "Azure export files for the NSG predictions; a string names the NSG file alone.",
+        ),
+    ),
+)
+
+
 def parse_tls_hint(node: Node) -> TlsHint | None:
     """`tls: true | false | {ports: [...], sni: NAME, http: BOOL}`."""
     if isinstance(node.value, bool):
         return TlsHint() if node.value else None
-    m = node.as_mapping({"ports", "sni", "http"})
+    m = node.as_mapping(_TLS.keys)
     ports = None
     if "ports" in m:
         ports = tuple(p.as_int(lo=1, hi=65535) for p in m["ports"].as_list())
@@ -119,7 +205,7 @@ def parse_tls_hint(node: Node) -> TlsHint | None:
 
 def parse_dns_query(node: Node) -> str:
     """`dns: {query: NAME}` of a dns_server host."""
-    m = node.as_mapping({"query"})
+    m = node.as_mapping(_DNS.keys)
     if "query" not in m:
         node.fail("give 'query': the name the DNS probes ask this resolver for")
     name = m["query"].as_str()
@@ -180,7 +266,7 @@ def _resolver(node: Node, dns_hosts: set[str]) -> str:
 def _nsg_export(node: Node) -> NsgExportFiles:
     if isinstance(node.value, str):
         return NsgExportFiles(nsgs=node.as_str())
-    m = node.as_mapping({"nsgs", "nics", "vnets", "route_tables"})
+    m = node.as_mapping(_NSG_EXPORT.keys)
     if "nsgs" not in m:
         node.fail("give 'nsgs': the output of `az network nsg list -o json`")
     files = {k: m[k].as_str() for k in ("nsgs", "nics", "vnets", "route_tables") if k in m}
@@ -188,9 +274,7 @@ def _nsg_export(node: Node) -> NsgExportFiles:
 
 
 def parse_azure(node: Node, dns_hosts: set[str]) -> AzureSettings:
-    m = node.as_mapping(
-        {"cloud", "endpoints", "storage_account", "proxy", "resolver", "nsg_export"}
-    )
+    m = node.as_mapping(_AZURE.keys)
     cloud = m["cloud"].as_str() if "cloud" in m else "public"
     if cloud not in CLOUDS:
         m["cloud"].fail(f"unknown cloud {cloud!r}; expected public or government")
