@@ -61,6 +61,7 @@ class Spec:
     omit_none: bool = False  # left out of the line when None
     wire: Optional[str] = None  # the name on the wire, when not the attribute's
     required: bool = False  # must be on the line even though a local default exists
+    bound: Any = None  # a user setting's bounds.Bound: its range and its wording
 
 
 def _meta(**kw: Any) -> Dict[str, Any]:
@@ -205,7 +206,11 @@ class _Field:
         name, s, kind = self.wire, self.spec, self.kind
         if value is None and self.optional:
             return
-        if kind == "int":
+        if s.bound is not None:
+            why = s.bound.problem(value)
+            if why is not None:
+                raise ProtocolError(why, name)
+        elif kind == "int":
             f.want_int(name, value, s.lo, s.hi)
         elif kind == "float":
             f.want_number(name, value, s.lo, s.hi)

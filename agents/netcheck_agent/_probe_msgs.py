@@ -13,17 +13,20 @@ from typing import Any, ClassVar, Dict, Optional, Tuple
 
 from ._codec import Wire, between, flat_object, hex_text, one_of, text
 from ._fields import ProtocolError
+from .bounds import CONCURRENCY, INTERVAL_MS, SAMPLES, TIMEOUT_MS
 
 #: Sample outcomes. ``timeout`` is what the coordinator calls "filtered";
 #: ``handshake_only`` means something completed the TCP handshake but did not
 #: answer our nonce challenge (a middlebox, a SYN proxy, another service).
 OUTCOMES = frozenset({"open", "refused", "timeout", "unreachable", "handshake_only", "error"})
 RTT_SOURCES = frozenset({"tcp_info", "monotonic"})
-# Bounds that keep every request finite: the agent refuses work it cannot bound.
-MAX_SAMPLES = 10_000
-MAX_INTERVAL_MS = 3_600_000
-MAX_TIMEOUT_MS = 600_000
-MAX_CONCURRENCY = 4096
+# Bounds that keep every request finite: the agent refuses work it cannot bound. They
+# are the sweep settings' (bounds.py): what the topology and the flags accept, the
+# agent accepts.
+MAX_SAMPLES = SAMPLES.hi
+MAX_INTERVAL_MS = INTERVAL_MS.hi
+MAX_TIMEOUT_MS = TIMEOUT_MS.hi
+MAX_CONCURRENCY = CONCURRENCY.hi
 #: Bounds of a request's ``params`` and a sample's ``facts`` (application probes:
 #: TLS, DNS, NTP, Azure endpoints). Both are flat JSON objects.
 MAX_PARAMS = 16
@@ -46,9 +49,9 @@ class ProbeRequest(Wire):
     dst: str = field(metadata=text(255))
     port: int = field(metadata=between(1, 65535))
     src: Optional[str] = field(default=None, metadata=text(64))
-    samples: int = field(default=1, metadata=between(1, MAX_SAMPLES))
-    interval_ms: int = field(default=0, metadata=between(0, MAX_INTERVAL_MS))
-    timeout_ms: int = field(default=1000, metadata=between(1, MAX_TIMEOUT_MS))
+    samples: int = field(default=1, metadata=SAMPLES.meta())
+    interval_ms: int = field(default=0, metadata=INTERVAL_MS.meta())
+    timeout_ms: int = field(default=1000, metadata=TIMEOUT_MS.meta())
     nonce: Optional[str] = field(default=None, metadata=hex_text(secret=True))
     #: Inputs of application probes (``tls``: ``sni``, ``http``; ``dns``: ``name``,
     #: ``transport``; ``https_endpoint``: ``proxy``, ``resolver``); None for tcp_connect
@@ -66,7 +69,7 @@ class ProbeBatch(Wire):
     WIRE_ORDER: ClassVar[Tuple[str, ...]] = ("batch", "concurrency", "probes")
     batch: str = field(metadata=text(256))
     probes: Tuple[ProbeRequest, ...]
-    concurrency: int = field(default=256, metadata=between(1, MAX_CONCURRENCY))
+    concurrency: int = field(default=256, metadata=CONCURRENCY.meta())
 
     def _validate(self) -> None:
         seen: set[str] = set()

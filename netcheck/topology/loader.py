@@ -11,6 +11,8 @@ import ipaddress
 from pathlib import Path as FsPath
 from typing import TypeVar
 
+from netcheck_agent.bounds import SWEEP as SWEEP_BOUNDS
+
 from netcheck.errors import ErrorCollector
 from netcheck.topology.bandwidth import parse_bandwidth
 from netcheck.topology.inventory import (
@@ -353,17 +355,15 @@ def _parse_rule(node: Node, host_names: set[str]) -> UserRule:
 
 
 def _parse_sweep(node: Node) -> SweepSettings:
-    m = node.as_mapping({"samples", "interval_ms", "timeout_ms", "concurrency"})
-    d = SweepSettings()
-    settings = SweepSettings(
-        samples=m["samples"].as_int(lo=1, hi=100) if "samples" in m else d.samples,
-        interval_ms=m["interval_ms"].as_int(lo=0, hi=60_000)
-        if "interval_ms" in m
-        else d.interval_ms,
-        timeout_ms=m["timeout_ms"].as_int(lo=10, hi=60_000) if "timeout_ms" in m else d.timeout_ms,
-        concurrency=m["concurrency"].as_int(lo=1, hi=4096) if "concurrency" in m else d.concurrency,
-    )
-    return settings
+    m = node.as_mapping({b.name for b in SWEEP_BOUNDS})
+    given: dict[str, int] = {}
+    for bound in SWEEP_BOUNDS:  # the same ranges (and words) as the flags and the wire
+        if bound.name in m:
+            why = bound.problem(m[bound.name].value)
+            if why is not None:
+                m[bound.name].fail(why)
+            given[bound.name] = m[bound.name].value
+    return SweepSettings(**given)
 
 
 def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:

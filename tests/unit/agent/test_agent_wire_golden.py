@@ -616,7 +616,7 @@ REJECTED: List[Tuple[bytes, str, str]] = [
     (
         b'{"type":"probe_batch","batch":"b7","probes":[{"cell":"c","kind":"k","dst":"h","port":1,"samples":10001}]}',
         "probe_batch.probes[0].samples",
-        "must be in 1..10000, got 10001",
+        "expected an integer from 1 to 100, got 10001",
     ),
     (
         b'{"type":"probe_batch","batch":"b7","probes":[{"cell":"c","kind":"k","dst":"h","port":1,"nonce":"ABCD"}]}',
@@ -646,7 +646,7 @@ REJECTED: List[Tuple[bytes, str, str]] = [
     (
         b'{"type":"probe_batch","batch":"b7","probes":[],"concurrency":0}',
         "probe_batch.concurrency",
-        "must be in 1..4096, got 0",
+        "expected an integer from 1 to 4096, got 0",
     ),
     (
         b'{"type":"result","batch":"b","cell":"c","samples":[{"outcome":"open","t":1},{"outcome":"meh","t":1}]}',
