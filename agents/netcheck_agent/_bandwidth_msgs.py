@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
 from ._codec import Wire, between, hex_text, ip, text
+from .bounds import BW_DURATION_S, BW_INTERVAL_MS, BW_STREAMS
 
 #: ``BandwidthResult.reason`` / ``BandwidthClosed.reason`` words; a vanished
 #: peer reads ``"peer vanished after 3.2 s"`` (:data:`BW_PEER_VANISHED` + time).
@@ -91,10 +92,10 @@ class BandwidthRun(Wire):
     port: int = field(metadata=between(1, 65535))
     token: str = field(metadata=_TOKEN)
     src: Optional[str] = field(default=None, metadata=ip())
-    streams: int = field(default=1, metadata=between(1, MAX_STREAMS))
-    duration_s: float = field(default=10.0, metadata=_SECONDS)
+    streams: int = field(default=1, metadata=BW_STREAMS.meta())
+    duration_s: float = field(default=10.0, metadata=BW_DURATION_S.meta())
     reverse: bool = False
-    interval_ms: int = field(default=1000, metadata=between(10, 60_000))
+    interval_ms: int = field(default=1000, metadata=BW_INTERVAL_MS.meta())
     connect_timeout_ms: int = field(default=5000, metadata=between(10, 120_000))
 
 

@@ -67,11 +67,19 @@ TIMEOUT_MS = Bound("timeout_ms", 10, 60_000)
 CONCURRENCY = Bound("concurrency", 1, 4096)
 SWEEP = (SAMPLES, INTERVAL_MS, TIMEOUT_MS, CONCURRENCY)
 
+# -- a bandwidth test: topology `bandwidth:` entries, `netcheck bandwidth` flags, BandwidthRun
+BW_DURATION_S = Bound("duration_s", 0.1, 300.0)
+BW_STREAMS = Bound("streams", 1, 32)  # the documented maximum of failback download threads
+BW_INTERVAL_MS = Bound("interval_ms", 10, 60_000)
+
 # -- the coordinator's own flags
 HOST_CONCURRENCY = Bound("host_concurrency", 1, 1024)
 SSH_TIMEOUT_S = Bound("ssh_timeout", 0.1, 600.0)
 
 __all__ = [
+    "BW_DURATION_S",
+    "BW_INTERVAL_MS",
+    "BW_STREAMS",
     "CONCURRENCY",
     "HOST_CONCURRENCY",
     "INTERVAL_MS",

@@ -29,13 +29,26 @@ def _out_of_range(b: bounds.Bound[Any]) -> list[Any]:
     return [b.lo - step, b.hi + step, "many"]
 
 
-# (bound, a value it refuses): YAML and the wire also see booleans
-SWEEP_CASES = [(b, v) for b in bounds.SWEEP for v in [*_out_of_range(b), True]]
+def _bad(b: bounds.Bound[Any]) -> list[Any]:
+    return [*_out_of_range(b), True]  # YAML and the wire also see booleans
+
+
+# (bound, a value it refuses)
+SWEEP_CASES = [(b, v) for b in bounds.SWEEP for v in _bad(b)]
 CLI_CASES = [
     (b, v)
     for b in (*bounds.SWEEP, bounds.HOST_CONCURRENCY, bounds.SSH_TIMEOUT_S)
     for v in _out_of_range(b)
 ]
+
+
+BW_YAML_CASES = [(b, v) for b in (bounds.BW_DURATION_S, bounds.BW_STREAMS) for v in _bad(b)]
+BW_CLI_CASES = [
+    (b, v)
+    for b in (bounds.BW_DURATION_S, bounds.BW_STREAMS, bounds.BW_INTERVAL_MS)
+    for v in _out_of_range(b)
+]
+BW_FLAGS = {"duration_s": "--duration"}  # a flag named after its unit-less word
 
 
 def _with_sweep(name: str, value: Any) -> str:
@@ -168,3 +181,40 @@ def test_the_old_sweep_time_traceback_is_a_usage_error() -> None:
         assert proc.stderr.rstrip().endswith(
             "argument --timeout-ms: expected an integer from 10 to 60000, got 600001"
         )
+
+
+def _word(value: Any) -> str:
+    return "true" if value is True else str(value)
+
+
+@pytest.mark.parametrize(("bound", "value"), BW_CLI_CASES, ids=str)
+def test_bandwidth_flags_use_the_same_bounds_before_connecting(
+    bound: bounds.Bound[Any],
+    value: Any,
+    ssh_listener: tuple[socket.socket, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    srv, topo = ssh_listener
+    path = tmp_path / "t.yaml"
+    path.write_text(topo)
+    flag = BW_FLAGS.get(bound.name, _flag(bound))
+    argv = ["bandwidth", str(path), "--from", "cs01", "--to", "mt01", flag, str(value)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    expected = bound.problem(value, None if isinstance(value, str) else str(value))
+    assert err.rstrip().endswith(f"argument {flag}: {expected}"), err
+    assert "Traceback" not in err
+    assert _connections(srv) == 0
+
+
+@pytest.mark.parametrize(("bound", "value"), BW_YAML_CASES, ids=str)
+def test_bandwidth_yaml_and_wire_use_the_same_bounds(bound: bounds.Bound[Any], value: Any) -> None:
+    topo = DEMO + f"bandwidth:\n  - {{from: cs01, to: mt01, {bound.name}: {_word(value)}}}\n"
+    with pytest.raises(ConfigError) as info:
+        load_topology_text(topo)
+    assert info.value.field == f"bandwidth[0].{bound.name}"
+    assert info.value.message == bound.problem(value)
+    with pytest.raises(p.ProtocolError) as wire:
+        p.BandwidthRun("r", "::1", 1, "ab" * 16, **{bound.name: value})
+    assert (wire.value.field, wire.value.reason) == (bound.name, bound.problem(value))
