@@ -1,10 +1,8 @@
-"""Field checks shared by the protocol's message classes.
+"""The protocol's error and its single-value checks (used by :mod:`._codec`).
 
 Every check raises :class:`ProtocolError` naming the offending field, so a
 coordinator (or a person reading the agent's ``error`` line) can tell exactly
-which part of a message was wrong. The checks run in the dataclasses'
-``__post_init__``: a message that exists is a valid message, whether it was
-decoded from a peer or built locally.
+which part of a message was wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ import math
 import string
 from typing import Any, Optional
 
-_HEX = frozenset(string.hexdigits.lower())
+HEX = frozenset(string.hexdigits.lower())
 
 
 class ProtocolError(ValueError):
@@ -59,76 +57,51 @@ class UnknownMessageType(ProtocolError):
         )
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def want_str(field: str, value: Any, *, empty_ok: bool = False, max_len: int = 4096) -> None:
     if not isinstance(value, str):
-        raise ProtocolError(f"must be a string, got {_describe(value)}", field)
+        raise ProtocolError(f"must be a string, got {describe(value)}", field)
     if not value and not empty_ok:
         raise ProtocolError("must not be empty", field)
     if len(value) > max_len:
         raise ProtocolError(f"must be at most {max_len} characters, got {len(value)}", field)
 
 
-def want_opt_str(field: str, value: Any, *, max_len: int = 4096) -> None:
-    if value is not None:
-        want_str(field, value, max_len=max_len)
-
-
 def want_int(field: str, value: Any, lo: int, hi: int) -> None:
     # bool is an int subclass in Python, but JSON true is not a number.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ProtocolError(f"must be an integer, got {_describe(value)}", field)
+        raise ProtocolError(f"must be an integer, got {describe(value)}", field)
     if not lo <= value <= hi:
         raise ProtocolError(f"must be in {lo}..{hi}, got {value}", field)
 
 
-def want_opt_int(field: str, value: Any, lo: int, hi: int) -> None:
-    if value is not None:
-        want_int(field, value, lo, hi)
-
-
 def want_number(field: str, value: Any, lo: float, hi: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProtocolError(f"must be a number, got {_describe(value)}", field)
+        raise ProtocolError(f"must be a number, got {describe(value)}", field)
     if not math.isfinite(value) or not lo <= value <= hi:
         raise ProtocolError(f"must be in {lo}..{hi}, got {value}", field)
 
 
 def want_bool(field: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise ProtocolError(f"must be true or false, got {_describe(value)}", field)
+        raise ProtocolError(f"must be true or false, got {describe(value)}", field)
 
 
 def want_choice(field: str, value: Any, choices: frozenset[str]) -> None:
     want_str(field, value)
     if value not in choices:
-        raise ProtocolError(f"must be one of {sorted(choices)}, got {_describe(value)}", field)
+        raise ProtocolError(f"must be one of {sorted(choices)}, got {describe(value)}", field)
 
 
 def want_hex(field: str, value: Any, *, max_len: int = 128) -> None:
     """A non-empty, even-length, lower-case hex string (a nonce is a byte string)."""
     want_str(field, value, max_len=max_len)
-    if len(value) % 2 or not _HEX.issuperset(value):
+    if len(value) % 2 or not HEX.issuperset(value):
         raise ProtocolError("must be an even-length lower-case hex string", field)
-
-
-def is_hex(value: Any, max_len: int = 128) -> bool:
-    """Whether ``value`` passes :func:`want_hex` (no error built: the fast check)."""
-    return (
-        type(value) is str
-        and 0 < len(value) <= max_len
-        and not len(value) % 2
-        and _HEX.issuperset(value)
-    )
-
-
-def want_opt_hex(field: str, value: Any, *, max_len: int = 128) -> None:
-    if value is not None:
-        want_hex(field, value, max_len=max_len)
 
 
 def want_ip(field: str, value: Any) -> None:
@@ -137,7 +110,7 @@ def want_ip(field: str, value: Any) -> None:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise ProtocolError(f"must be an IP address, got {_describe(value)}", field) from None
+        raise ProtocolError(f"must be an IP address, got {describe(value)}", field) from None
 
 
 def want_tuple_of(field: str, value: Any, cls: type) -> None:
@@ -145,30 +118,14 @@ def want_tuple_of(field: str, value: Any, cls: type) -> None:
         raise ProtocolError(f"must be a tuple of {cls.__name__}", field)
     for i, item in enumerate(value):
         if not isinstance(item, cls):
-            raise ProtocolError(f"must be a {cls.__name__}, got {_describe(item)}", f"{field}[{i}]")
-
-
-def get(obj: Any, field: str, default: Any = ...) -> Any:
-    """Read ``field`` from a decoded JSON object; absent and no default → error."""
-    if field in obj:
-        return obj[field]
-    if default is ...:
-        raise ProtocolError("is required", field)
-    return default
-
-
-def get_list(obj: Any, field: str) -> list[Any]:
-    value = get(obj, field)
-    if not isinstance(value, list):
-        raise ProtocolError(f"must be a list, got {_describe(value)}", field)
-    return value
+            raise ProtocolError(f"must be a {cls.__name__}, got {describe(item)}", f"{field}[{i}]")
 
 
 def nested(field: str, index: int, item: Any, from_dict: Any) -> Any:
     """Decode one element of a list of objects, prefixing errors with its position."""
     where = f"{field}[{index}]"
     if not isinstance(item, dict):
-        raise ProtocolError(f"must be an object, got {_describe(item)}", where)
+        raise ProtocolError(f"must be an object, got {describe(item)}", where)
     try:
         return from_dict(item)
     except ProtocolError as exc:

@@ -8,10 +8,10 @@ which it closes by itself and a cap on connections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Tuple
+from dataclasses import dataclass, field
+from typing import ClassVar, Tuple
 
-from . import _fields as f
+from ._codec import Wire, between, hex_text, ip, required, text
 
 #: Why a listener could not be opened (``RespondersReady.refused[].reason``).
 #: ``in_use`` means the real service already holds the port, which is good
@@ -32,157 +32,56 @@ MAX_CONNS = 1_000_000
 
 
 @dataclass(frozen=True)
-class ListenSpec:
+class ListenSpec(Wire):
     """An address and port to listen on (port 0 asks the OS for a free port)."""
 
-    address: str
-    port: int
-
-    def __post_init__(self) -> None:
-        f.want_ip("address", self.address)
-        f.want_int("port", self.port, 0, 65535)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"address": self.address, "port": self.port}
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> ListenSpec:
-        return cls(f.get(d, "address"), f.get(d, "port"))
+    address: str = field(metadata=ip())
+    port: int = field(metadata=between(0, 65535))
 
 
 @dataclass(frozen=True)
-class ListenRefused:
+class ListenRefused(Wire):
     """A listener the agent could not open, and why (see ``REFUSED_*``)."""
 
-    address: str
-    port: int
-    reason: str
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        f.want_str("address", self.address, max_len=64)
-        f.want_int("port", self.port, 0, 65535)
-        f.want_str("reason", self.reason, max_len=64)
-        f.want_str("detail", self.detail, empty_ok=True)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "address": self.address,
-            "port": self.port,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> ListenRefused:
-        return cls(
-            f.get(d, "address"), f.get(d, "port"), f.get(d, "reason"), f.get(d, "detail", "")
-        )
+    address: str = field(metadata=text(64))
+    port: int = field(metadata=between(0, 65535))
+    reason: str = field(metadata=text(64))
+    detail: str = field(default="", metadata=text(empty_ok=True))
 
 
 @dataclass(frozen=True)
-class RespondersStart:
+class RespondersStart(Wire):
     """Open listeners answering the nonce challenge, for at most ``ttl_s`` seconds."""
 
     TYPE: ClassVar[str] = "responders_start"
-    id: str
-    nonce: str
+    WIRE_ORDER: ClassVar[Tuple[str, ...]] = ("id", "nonce", "ttl_s", "max_conns", "listen")
+    id: str = field(metadata=text(256))
+    nonce: str = field(metadata=hex_text(secret=True))
     listen: Tuple[ListenSpec, ...]
-    ttl_s: float = 60
-    max_conns: int = 10_000
-
-    def __post_init__(self) -> None:
-        f.want_str("id", self.id, max_len=256)
-        f.want_hex("nonce", self.nonce)
-        f.want_tuple_of("listen", self.listen, ListenSpec)
-        f.want_number("ttl_s", self.ttl_s, 0.001, MAX_TTL_S)
-        f.want_int("max_conns", self.max_conns, 1, MAX_CONNS)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "id": self.id,
-            "nonce": self.nonce,
-            "ttl_s": self.ttl_s,
-            "max_conns": self.max_conns,
-            "listen": [spec.to_dict() for spec in self.listen],
-        }
-
-    def __repr__(self) -> str:
-        # Never let the nonce reach a log line through a repr.
-        return (
-            f"RespondersStart(id={self.id!r}, nonce=<redacted>, listen={self.listen!r}, "
-            f"ttl_s={self.ttl_s!r}, max_conns={self.max_conns!r})"
-        )
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> RespondersStart:
-        items = f.get_list(d, "listen")
-        listen = tuple(f.nested("listen", i, x, ListenSpec.from_dict) for i, x in enumerate(items))
-        return cls(
-            f.get(d, "id"),
-            f.get(d, "nonce"),
-            listen,
-            f.get(d, "ttl_s", 60),
-            f.get(d, "max_conns", 10_000),
-        )
+    ttl_s: float = field(default=60, metadata=between(0.001, MAX_TTL_S))
+    max_conns: int = field(default=10_000, metadata=between(1, MAX_CONNS))
 
 
 @dataclass(frozen=True)
-class RespondersReady:
+class RespondersReady(Wire):
     """Which listeners of a set are open (with their actual ports) and which are not."""
 
     TYPE: ClassVar[str] = "responders_ready"
-    id: str
+    id: str = field(metadata=text(256))
     listening: Tuple[ListenSpec, ...]
-    refused: Tuple[ListenRefused, ...] = ()
-
-    def __post_init__(self) -> None:
-        f.want_str("id", self.id, max_len=256)
-        f.want_tuple_of("listening", self.listening, ListenSpec)
-        f.want_tuple_of("refused", self.refused, ListenRefused)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "id": self.id,
-            "listening": [spec.to_dict() for spec in self.listening],
-            "refused": [r.to_dict() for r in self.refused],
-        }
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> RespondersReady:
-        listening = tuple(
-            f.nested("listening", i, x, ListenSpec.from_dict)
-            for i, x in enumerate(f.get_list(d, "listening"))
-        )
-        refused = tuple(
-            f.nested("refused", i, x, ListenRefused.from_dict)
-            for i, x in enumerate(f.get_list(d, "refused"))
-        )
-        return cls(f.get(d, "id"), listening, refused)
+    refused: Tuple[ListenRefused, ...] = field(default=(), metadata=required())
 
 
 @dataclass(frozen=True)
-class RespondersStop:
+class RespondersStop(Wire):
     """Close a responder set now."""
 
     TYPE: ClassVar[str] = "responders_stop"
-    id: str
-
-    def __post_init__(self) -> None:
-        f.want_str("id", self.id, max_len=256)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"type": self.TYPE, "id": self.id}
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> RespondersStop:
-        return cls(f.get(d, "id"))
+    id: str = field(metadata=text(256))
 
 
 @dataclass(frozen=True)
-class RespondersStopped:
+class RespondersStopped(Wire):
     """A responder set is closed: connections accepted and challenges answered.
 
     Sent in reply to :class:`RespondersStop`, and unprompted when the set
@@ -190,31 +89,7 @@ class RespondersStopped:
     """
 
     TYPE: ClassVar[str] = "responders_stopped"
-    id: str
-    connections: int
-    proven: int
-    reason: str = STOPPED_REQUESTED
-
-    def __post_init__(self) -> None:
-        f.want_str("id", self.id, max_len=256)
-        f.want_int("connections", self.connections, 0, 2**63)
-        f.want_int("proven", self.proven, 0, 2**63)
-        f.want_str("reason", self.reason, max_len=64)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "id": self.id,
-            "connections": self.connections,
-            "proven": self.proven,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> RespondersStopped:
-        return cls(
-            f.get(d, "id"),
-            f.get(d, "connections"),
-            f.get(d, "proven"),
-            f.get(d, "reason", STOPPED_REQUESTED),
-        )
+    id: str = field(metadata=text(256))
+    connections: int = field(metadata=between(0, 2**63))
+    proven: int = field(metadata=between(0, 2**63))
+    reason: str = field(default=STOPPED_REQUESTED, metadata=text(64))

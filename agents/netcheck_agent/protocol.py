@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Optional, Union, get_args
 
 from . import PROTOCOL_VERSION  # defined once, in the package
-from . import _fields as f
 from ._bandwidth_msgs import (
     BW_COMPLETED,
     BW_ERROR,
@@ -50,6 +49,7 @@ from ._bandwidth_msgs import (
     BandwidthRun,
     BandwidthStop,
 )
+from ._codec import Wire, between, text
 from ._diag_msgs import DIAG_KINDS, DIAG_METHODS, REPLIES, DiagRequest, DiagResult, Hop
 from ._facts_msgs import Facts, FactsRequest, VolumeFacts
 from ._fields import ProtocolError, UnknownMessageType
@@ -113,92 +113,34 @@ ERROR_LISTEN_FAILED = "listen_failed"  # a bandwidth endpoint could not bind
 
 
 @dataclass(frozen=True)
-class Hello:
+class Hello(Wire):
     """First line an agent sends: who it is and what this host can do."""
 
     TYPE: ClassVar[str] = "hello"
-    protocol: int
-    agent_version: str
-    host: str
-    pid: int
-    python: str
-    platform: str
+    protocol: int = field(metadata=between(1, 2**31))
+    agent_version: str = field(metadata=text(64))
+    host: str = field(metadata=text(255, empty_ok=True))
+    pid: int = field(metadata=between(0, 2**63))
+    python: str = field(metadata=text(64))
+    platform: str = field(metadata=text(64))
     capabilities: Dict[str, bool] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        f.want_int("protocol", self.protocol, 1, 2**31)
-        f.want_str("agent_version", self.agent_version, max_len=64)
-        f.want_str("host", self.host, empty_ok=True, max_len=255)
-        f.want_int("pid", self.pid, 0, 2**63)
-        f.want_str("python", self.python, max_len=64)
-        f.want_str("platform", self.platform, max_len=64)
-        if not isinstance(self.capabilities, dict):
-            raise ProtocolError("must be an object", "capabilities")
-        for name, flag in self.capabilities.items():
-            f.want_bool(f"capabilities.{name}", flag)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "type": self.TYPE,
-            "protocol": self.protocol,
-            "agent_version": self.agent_version,
-            "host": self.host,
-            "pid": self.pid,
-            "python": self.python,
-            "platform": self.platform,
-            "capabilities": dict(self.capabilities),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> Hello:
-        caps = f.get(d, "capabilities", {})
-        if not isinstance(caps, dict):
-            raise ProtocolError("must be an object", "capabilities")
-        return cls(
-            f.get(d, "protocol"),
-            f.get(d, "agent_version"),
-            f.get(d, "host"),
-            f.get(d, "pid"),
-            f.get(d, "python"),
-            f.get(d, "platform"),
-            dict(caps),
-        )
 
 
 @dataclass(frozen=True)
-class Error:
+class Error(Wire):
     """The agent could not act on a message; ``ref`` names its batch/responder id."""
 
     TYPE: ClassVar[str] = "error"
-    ref: Optional[str]
-    code: str
-    message: str
-
-    def __post_init__(self) -> None:
-        f.want_opt_str("ref", self.ref, max_len=256)
-        f.want_str("code", self.code, max_len=64)
-        f.want_str("message", self.message, empty_ok=True)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"type": self.TYPE, "ref": self.ref, "code": self.code, "message": self.message}
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> Error:
-        return cls(f.get(d, "ref", None), f.get(d, "code"), f.get(d, "message", ""))
+    ref: Optional[str] = field(metadata=text(256))
+    code: str = field(metadata=text(64))
+    message: str = field(default="", metadata=text(empty_ok=True))
 
 
 @dataclass(frozen=True)
-class Bye:
+class Bye(Wire):
     """Either side is done: the coordinator asks the agent to stop, the agent confirms."""
 
     TYPE: ClassVar[str] = "bye"
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"type": self.TYPE}
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> Bye:
-        return cls()
 
 
 Message = Union[

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from netcheck_agent.bounds import BW_DURATION_S, BW_INTERVAL_MS, BW_STREAMS
+
 from netcheck.agentclient import AgentClient
 from netcheck.bandwidth import (
     BandwidthOutcome,
@@ -25,9 +27,9 @@ from netcheck.commands.common import (
     EXIT_NO_GO,
     add_ssh_options,
     deliver,
+    in_range,
     make_transports,
     open_output,
-    positive_int,
     run_interruptible,
 )
 from netcheck.errors import TransportError, UsageError
@@ -36,22 +38,11 @@ from netcheck.topology import load_topology
 from netcheck.topology.bandwidth import (
     DEFAULT_DURATION_S,
     DEFAULT_STREAMS,
-    MAX_DURATION_S,
     MAX_STREAMS,
     BandwidthCheck,
 )
 from netcheck.topology.model import Topology
 from netcheck.transports.base import Transport
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.1 <= value <= MAX_DURATION_S:
-        raise argparse.ArgumentTypeError(f"{value:g} must be within 0.1..{MAX_DURATION_S:g} s")
-    return value
 
 
 def register(sub: Any) -> None:
@@ -71,20 +62,23 @@ def register(sub: Any) -> None:
     p.add_argument("--to", dest="dest", metavar="HOST", help="the host that opens the endpoint")
     p.add_argument(
         "--duration",
-        type=_duration,
+        type=in_range(BW_DURATION_S),
         default=DEFAULT_DURATION_S,
         help=f"seconds of data (default {DEFAULT_DURATION_S:g})",
     )
     p.add_argument(
         "--streams",
-        type=positive_int,
+        type=in_range(BW_STREAMS),
         default=DEFAULT_STREAMS,
         help=f"parallel TCP connections, 1..{MAX_STREAMS} (default {DEFAULT_STREAMS})",
     )
     p.add_argument("--reverse", action="store_true", help="the --to host sends, --from receives")
     p.add_argument("--port", type=int, default=0, help="endpoint port (default 0: any free port)")
     p.add_argument(
-        "--interval-ms", type=positive_int, default=1000, help="sample interval (default 1000)"
+        "--interval-ms",
+        type=in_range(BW_INTERVAL_MS),
+        default=1000,
+        help=f"sample interval ({BW_INTERVAL_MS.lo}..{BW_INTERVAL_MS.hi}, default 1000)",
     )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("-o", "--output", type=Path, help="write the report here instead of stdout")
@@ -110,8 +104,6 @@ def checks_from_args(topo: Topology, args: argparse.Namespace) -> tuple[Bandwidt
                 f"{flag} {name!r} has agent: none in {topo.source}; a bandwidth test needs an "
                 "agent on both hosts"
             )
-    if args.streams > MAX_STREAMS:
-        raise UsageError(f"--streams {args.streams}: at most {MAX_STREAMS}")
     try:
         return (
             BandwidthCheck(

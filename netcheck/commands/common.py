@@ -7,15 +7,26 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from netcheck_agent.bounds import (
+    CONCURRENCY,
+    HOST_CONCURRENCY,
+    INTERVAL_MS,
+    SAMPLES,
+    SSH_TIMEOUT_S,
+    TIMEOUT_MS,
+    Bound,
+    N,
+)
+
 from netcheck.errors import OutputError, UsageError
 from netcheck.limit import limit_plan
 from netcheck.plan import Plan, build_plan
-from netcheck.topology import load_topology
+from netcheck.topology import SweepSettings, load_topology
 from netcheck.transports.base import Transport
 
 __all__ = [
@@ -24,10 +35,12 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NO_GO",
     "EXIT_USAGE",
+    "add_host_concurrency",
     "add_limit_option",
     "add_ssh_options",
     "add_sweep_settings",
     "deliver",
+    "in_range",
     "make_transports",
     "open_output",
     "plan_from_args",
@@ -57,15 +70,46 @@ def positive_int(text: str) -> int:
     return value
 
 
+def in_range(bound: Bound[N]) -> Callable[[str], N]:
+    """An argparse `type=` enforcing a setting's declared range, in the words the
+    topology loader and the protocol use (`netcheck_agent.bounds`)."""
+
+    def parse(text: str) -> N:
+        try:
+            return bound.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = bound.name  # argparse names the type in some messages
+    return parse
+
+
+def _range_help(bound: Bound[N], default: object) -> str:
+    return f"{bound.lo:g}..{bound.hi:g}, default {default}"
+
+
 def add_sweep_settings(p: argparse.ArgumentParser) -> None:
+    d = SweepSettings()
     g = p.add_argument_group("probing (override the topology's sweep: section)")
-    g.add_argument("--samples", type=positive_int, help="attempts per cell (default 3)")
-    g.add_argument("--timeout-ms", type=positive_int, help="timeout per attempt (default 1500)")
     g.add_argument(
-        "--interval-ms", type=int, help="spacing between a cell's attempts (default 200)"
+        "--samples",
+        type=in_range(SAMPLES),
+        help=f"attempts per cell ({_range_help(SAMPLES, d.samples)})",
     )
     g.add_argument(
-        "--concurrency", type=positive_int, help="attempts in flight per agent (default 256)"
+        "--timeout-ms",
+        type=in_range(TIMEOUT_MS),
+        help=f"timeout per attempt ({_range_help(TIMEOUT_MS, d.timeout_ms)})",
+    )
+    g.add_argument(
+        "--interval-ms",
+        type=in_range(INTERVAL_MS),
+        help=f"spacing between a cell's attempts ({_range_help(INTERVAL_MS, d.interval_ms)})",
+    )
+    g.add_argument(
+        "--concurrency",
+        type=in_range(CONCURRENCY),
+        help=f"attempts in flight per agent ({_range_help(CONCURRENCY, d.concurrency)})",
     )
     g.add_argument(
         "--rule",
@@ -111,7 +155,19 @@ def add_ssh_options(p: argparse.ArgumentParser) -> None:
         "(a CHANGED key is always refused)",
     )
     g.add_argument(
-        "--ssh-timeout", type=float, default=10.0, help="seconds to connect and log in (default 10)"
+        "--ssh-timeout",
+        type=in_range(SSH_TIMEOUT_S),
+        default=10.0,
+        help=f"seconds to connect and log in ({_range_help(SSH_TIMEOUT_S, 10)})",
+    )
+
+
+def add_host_concurrency(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host-concurrency",
+        type=in_range(HOST_CONCURRENCY),
+        default=16,
+        help=f"agents started at once ({_range_help(HOST_CONCURRENCY, 16)})",
     )
 
 

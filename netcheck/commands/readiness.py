@@ -14,12 +14,12 @@ from netcheck_agent import protocol as p
 from netcheck.commands.common import (
     EXIT_GO,
     EXIT_NO_GO,
+    add_host_concurrency,
     add_limit_option,
     add_ssh_options,
     deliver,
     make_transports,
     open_output,
-    positive_int,
 )
 from netcheck.hostpattern import parse_pattern
 from netcheck.limit import matching_hosts
@@ -52,9 +52,7 @@ def register(sub: Any) -> None:
         "retention volume and VMware Tools; live facts override declared ones",
     )
     parser.add_argument("-o", "--output", type=Path, help="write the report to this file")
-    parser.add_argument(
-        "--host-concurrency", type=positive_int, default=16, help="agents started at once"
-    )
+    add_host_concurrency(parser)
     add_limit_option(parser)
     add_ssh_options(parser)
     parser.set_defaults(handler=run)

@@ -14,13 +14,13 @@ from netcheck.commands.common import (
     EXIT_GO,
     EXIT_INTERRUPTED,
     EXIT_NO_GO,
+    add_host_concurrency,
     add_ssh_options,
     add_sweep_settings,
     deliver,
     make_transports,
     open_output,
     plan_from_args,
-    positive_int,
     run_interruptible,
 )
 from netcheck.demo import SilentPorts
@@ -52,12 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--no-progress", action="store_true", help="no live progress line on the terminal"
     )
-    p.add_argument(
-        "--host-concurrency",
-        type=positive_int,
-        default=16,
-        help="agents started at once (default 16)",
-    )
+    add_host_concurrency(p)
     g = p.add_argument_group("sweep history (see `netcheck history`, `report`, `diff`)")
     g.add_argument("--db", type=Path, metavar="PATH", help=f"store the sweep in {DB_HELP}")
     g.add_argument("--no-store", action="store_true", help="do not store this sweep")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from netcheck.commands.common import (
+    add_host_concurrency,
     add_ssh_options,
     add_sweep_settings,
     make_transports,
@@ -73,12 +74,7 @@ def register(sub: Any) -> None:
         help="also store every sweep in this sweep database (watch stores nothing by default: "
         "a sweep a minute is 1440 sweeps a day)",
     )
-    p.add_argument(
-        "--host-concurrency",
-        type=positive_int,
-        default=16,
-        help="agents started at once (default 16)",
-    )
+    add_host_concurrency(p)
     add_sweep_settings(p)
     add_ssh_options(p)
     p.set_defaults(handler=run)

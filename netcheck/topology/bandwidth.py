@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netcheck_agent.bounds import BW_DURATION_S, BW_STREAMS
+
 from netcheck.topology.declare import BOOL, STRING, Key, Scalar, Section, in_range
 from netcheck.yamlsource import Node
 
@@ -34,8 +36,8 @@ __all__ = [
 
 DEFAULT_DURATION_S = 10.0
 DEFAULT_STREAMS = 4
-MAX_DURATION_S = 300.0
-MAX_STREAMS = 32  # the documented maximum of failback download threads per VM
+MAX_DURATION_S = BW_DURATION_S.hi
+MAX_STREAMS = BW_STREAMS.hi  # the documented maximum of failback download threads per VM
 
 _CHECK = Section(
     "bandwidth",
@@ -46,13 +48,13 @@ _CHECK = Section(
         Key("to", STRING, "The host whose agent opens the one-shot endpoint.", required=True),
         Key(
             "duration_s",
-            in_range(0.1, MAX_DURATION_S),
+            in_range(BW_DURATION_S.lo, MAX_DURATION_S),
             "How long the test runs, in seconds.",
             default=DEFAULT_DURATION_S,
         ),
         Key(
             "streams",
-            in_range(1, MAX_STREAMS),
+            in_range(BW_STREAMS.lo, MAX_STREAMS),
             "Parallel TCP streams.",
             default=DEFAULT_STREAMS,
         ),
@@ -87,12 +89,10 @@ class BandwidthCheck:
     def __post_init__(self) -> None:
         if self.source == self.dest:
             raise ValueError(f"a bandwidth test needs two hosts, got {self.source} twice")
-        if not 0.1 <= self.duration_s <= MAX_DURATION_S:
-            raise ValueError(
-                f"duration_s ({self.duration_s:g}) must be within 0.1..{MAX_DURATION_S:g}"
-            )
-        if not 1 <= self.streams <= MAX_STREAMS:
-            raise ValueError(f"streams ({self.streams}) must be within 1..{MAX_STREAMS}")
+        for bound in (BW_DURATION_S, BW_STREAMS):  # as the flags and the agent check them
+            why = bound.problem(getattr(self, bound.name))
+            if why is not None:
+                raise ValueError(f"{bound.name}: {why}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port ({self.port}) must be within 0..65535")
 
@@ -129,10 +129,11 @@ def _check(node: Node, hosts: dict[str, tuple[bool, str]]) -> BandwidthCheck:
         ends.append(name)
     if ends[0] == ends[1]:
         m["to"].fail("a bandwidth test joins two different hosts")
-    duration = m["duration_s"].as_number(lo=0.1) if "duration_s" in m else DEFAULT_DURATION_S
-    if duration > MAX_DURATION_S:
-        m["duration_s"].fail(f"{duration:g} s is longer than the {MAX_DURATION_S:g} s cap")
-    streams = m["streams"].as_int(lo=1, hi=MAX_STREAMS) if "streams" in m else DEFAULT_STREAMS
+    for bound in (BW_DURATION_S, BW_STREAMS):
+        if bound.name in m and (why := bound.problem(m[bound.name].value)) is not None:
+            m[bound.name].fail(why)
+    duration = float(m["duration_s"].value) if "duration_s" in m else DEFAULT_DURATION_S
+    streams = int(m["streams"].value) if "streams" in m else DEFAULT_STREAMS
     return BandwidthCheck(
         source=ends[0],
         dest=ends[1],

@@ -11,6 +11,9 @@ import ipaddress
 from pathlib import Path as FsPath
 from typing import TypeVar
 
+from netcheck_agent.bounds import CONCURRENCY, INTERVAL_MS, SAMPLES, TIMEOUT_MS
+from netcheck_agent.bounds import SWEEP as SWEEP_BOUNDS
+
 from netcheck.errors import ErrorCollector
 from netcheck.topology.bandwidth import parse_bandwidth
 from netcheck.topology.declare import (
@@ -629,25 +632,25 @@ _SWEEP = Section(
     (
         Key(
             "samples",
-            in_range(1, 100),
+            in_range(SAMPLES.lo, SAMPLES.hi),
             "Probe attempts per cell.",
             default=default_of(SweepSettings, "samples"),
         ),
         Key(
             "interval_ms",
-            in_range(0, 60_000),
+            in_range(INTERVAL_MS.lo, INTERVAL_MS.hi),
             "The pause between two attempts of a cell, in ms.",
             default=default_of(SweepSettings, "interval_ms"),
         ),
         Key(
             "timeout_ms",
-            in_range(10, 60_000),
+            in_range(TIMEOUT_MS.lo, TIMEOUT_MS.hi),
             "How long one attempt may take, in ms.",
             default=default_of(SweepSettings, "timeout_ms"),
         ),
         Key(
             "concurrency",
-            in_range(1, 4096),
+            in_range(CONCURRENCY.lo, CONCURRENCY.hi),
             "Probe attempts in flight per agent.",
             default=default_of(SweepSettings, "concurrency"),
         ),
@@ -657,16 +660,14 @@ _SWEEP = Section(
 
 def _parse_sweep(node: Node) -> SweepSettings:
     m = node.as_mapping(_SWEEP.keys)
-    d = SweepSettings()
-    settings = SweepSettings(
-        samples=m["samples"].as_int(lo=1, hi=100) if "samples" in m else d.samples,
-        interval_ms=m["interval_ms"].as_int(lo=0, hi=60_000)
-        if "interval_ms" in m
-        else d.interval_ms,
-        timeout_ms=m["timeout_ms"].as_int(lo=10, hi=60_000) if "timeout_ms" in m else d.timeout_ms,
-        concurrency=m["concurrency"].as_int(lo=1, hi=4096) if "concurrency" in m else d.concurrency,
-    )
-    return settings
+    given: dict[str, int] = {}
+    for bound in SWEEP_BOUNDS:  # the same ranges (and words) as the flags and the wire
+        if bound.name in m:
+            why = bound.problem(m[bound.name].value)
+            if why is not None:
+                m[bound.name].fail(why)
+            given[bound.name] = m[bound.name].value
+    return SweepSettings(**given)
 
 
 _DEMO = Section(

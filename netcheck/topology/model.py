@@ -10,6 +10,8 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
+from netcheck_agent.bounds import SWEEP as SWEEP_BOUNDS
+
 from netcheck.topology.bandwidth import BandwidthCheck
 from netcheck.topology.inventory import FailbackSettings, HostInventory
 from netcheck.topology.services import AzureSettings, TlsHint
@@ -227,14 +229,10 @@ class SweepSettings:
     concurrency: int = 256  # probe attempts in flight per agent
 
     def __post_init__(self) -> None:
-        if not 1 <= self.samples <= 100:
-            raise ValueError(f"samples ({self.samples}) must be within 1..100")
-        if self.timeout_ms < 10:
-            raise ValueError(f"timeout_ms ({self.timeout_ms}) must be at least 10")
-        if not 1 <= self.concurrency <= 4096:
-            raise ValueError(f"concurrency ({self.concurrency}) must be within 1..4096")
-        if self.interval_ms < 0:
-            raise ValueError(f"interval_ms ({self.interval_ms}) cannot be negative")
+        for bound in SWEEP_BOUNDS:  # the ranges the agent enforces on the wire too
+            why = bound.problem(getattr(self, bound.name))
+            if why is not None:
+                raise ValueError(f"{bound.name}: {why}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,7 +188,7 @@ def test_plan_prints_without_sending_and_usage_errors() -> None:
     assert len(plan["cells"]) == 13
     proc = netcheck("sweep", str(DEMO), "--samples", "0")
     assert proc.returncode == 2
-    assert "must be at least 1" in proc.stderr
+    assert "argument --samples: expected an integer from 1 to 100, got 0" in proc.stderr
     proc = netcheck("frobnicate")
     assert proc.returncode == 2
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from netcheck_agent import protocol as p
+from netcheck_agent.bounds import TIMEOUT_MS
 from netcheck_agent.protocol import ProtocolError, UnknownMessageType
 
 PROBE = p.ProbeRequest(
@@ -259,7 +260,7 @@ _requests = st.builds(
     src=st.none() | st.just("127.0.0.10"),
     samples=st.integers(1, p.MAX_SAMPLES),
     interval_ms=st.integers(0, p.MAX_INTERVAL_MS),
-    timeout_ms=st.integers(1, p.MAX_TIMEOUT_MS),
+    timeout_ms=st.integers(TIMEOUT_MS.lo, p.MAX_TIMEOUT_MS),
     nonce=st.none() | _hex,
 )
 _batches = st.builds(

@@ -50,7 +50,7 @@ def test_checks_are_parsed_with_defaults() -> None:
         ("  - {from: ps-azure, to: vcenter}\n", "host 'vcenter' has agent: none"),
         ("  - {from: mt01, to: mt01}\n", "joins two different hosts"),
         ("  - {from: mt01, to: ps-azure, streams: 33}\n", "bandwidth[0].streams"),
-        ("  - {from: mt01, to: ps-azure, duration_s: 301}\n", "longer than the 300 s cap"),
+        ("  - {from: mt01, to: ps-azure, duration_s: 301}\n", "expected a number from 0.1 to 300"),
         ("  - {from: mt01, to: ps-azure, rate: 5}\n", "rate"),
         (
             "  - {from: mt01, to: ps-azure}\n  - {from: mt01, to: ps-azure}\n",
