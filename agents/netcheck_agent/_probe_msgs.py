@@ -67,8 +67,10 @@ class ProbeRequest:
 
     ``interval_ms`` is start-to-start spacing between the cell's attempts
     (ping semantics); ``timeout_ms`` bounds each attempt. With a ``nonce``
-    (hex) the probe challenges the peer and only an answer proving knowledge
-    of the nonce counts as ``open``.
+    (hex, the sweep's) the probe challenges the peer and only the answer of
+    the responder ``dst_host`` ``dst``:``port`` counts as ``open``: the key is
+    derived from the nonce and that identity (:mod:`netcheck_agent.challenge`),
+    so another responder behind a NAT, or one of another sweep, is told apart.
     """
 
     cell: str
@@ -83,12 +85,15 @@ class ProbeRequest:
     #: Inputs of application probes (``tls``: ``sni``, ``http``; ``dns``: ``name``,
     #: ``transport``; ``https_endpoint``: ``proxy``, ``resolver``); None for tcp_connect.
     params: Optional[Dict[str, Any]] = None
+    #: The destination's host name, part of the responder identity the answer
+    #: must be keyed with (with ``nonce``); None stands for "" (no name).
+    dst_host: Optional[str] = None
 
     def __post_init__(self) -> None:
         # Built and decoded once per cell on each side: accept the common
         # well-formed shape with one cheap expression (as Sample does) and run
         # the checks that name the bad field only otherwise.
-        src, nonce = self.src, self.nonce
+        src, nonce, dst_host = self.src, self.nonce, self.dst_host
         if (
             type(self.cell) is str
             and 0 < len(self.cell) <= 1024
@@ -107,6 +112,7 @@ class ProbeRequest:
             and 1 <= self.timeout_ms <= MAX_TIMEOUT_MS
             and (nonce is None or f.is_hex(nonce))
             and self.params is None
+            and (dst_host is None or (type(dst_host) is str and 0 < len(dst_host) <= 255))
         ):
             return
         f.want_str("cell", self.cell, max_len=1024)
@@ -119,6 +125,7 @@ class ProbeRequest:
         f.want_int("timeout_ms", self.timeout_ms, 1, MAX_TIMEOUT_MS)
         f.want_opt_hex("nonce", self.nonce)
         _check_map("params", self.params, MAX_PARAMS, lists=False)
+        f.want_opt_str("dst_host", self.dst_host, max_len=255)
 
     def to_dict(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {
@@ -134,6 +141,8 @@ class ProbeRequest:
         }
         if self.params is not None:  # absent for tcp_connect: the hot path stays small
             d["params"] = self.params
+        if self.dst_host is not None:  # only with a nonce: absent keeps unproven cells small
+            d["dst_host"] = self.dst_host
         return d
 
     def __repr__(self) -> str:
@@ -143,7 +152,7 @@ class ProbeRequest:
             f"ProbeRequest(cell={self.cell!r}, kind={self.kind!r}, dst={self.dst!r}, "
             f"port={self.port}, src={self.src!r}, samples={self.samples}, "
             f"interval_ms={self.interval_ms}, timeout_ms={self.timeout_ms}, nonce={nonce}, "
-            f"params={self.params!r})"
+            f"params={self.params!r}, dst_host={self.dst_host!r})"
         )
 
     @classmethod
@@ -161,6 +170,7 @@ class ProbeRequest:
                 g("timeout_ms", 1000),
                 g("nonce"),
                 g("params"),
+                g("dst_host"),
             )
         return cls(
             f.get(d, "cell"),
@@ -173,6 +183,7 @@ class ProbeRequest:
             f.get(d, "timeout_ms", 1000),
             f.get(d, "nonce", None),
             f.get(d, "params", None),
+            f.get(d, "dst_host", None),
         )
 
 

@@ -2,8 +2,9 @@
 
 A responder set is a group of short-lived listeners an agent opens on the
 ports a destination must serve, so that a probe carrying the sweep's nonce can
-prove it reached *our* process end to end. Every set is bounded: a TTL after
-which it closes by itself and a cap on connections.
+prove it reached *this* responder (host, address, port) end to end (see
+:mod:`netcheck_agent.challenge`). Every set is bounded: a TTL after which it
+closes by itself and a cap on the challenges it answers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ REFUSED_IN_USE = "in_use"
 REFUSED_PERMISSION = "permission"
 REFUSED_ADDRESS_NOT_AVAILABLE = "address_not_available"
 REFUSED_ERROR = "error"
+#: The port is held by a responder of another netcheck sweep (it told our
+#: challenge apart from its own): not a real service, and nothing to prove.
+REFUSED_OTHER_SWEEP = "other_sweep"
 
 #: Why a responder set stopped (``RespondersStopped.reason``).
 STOPPED_REQUESTED = "requested"
@@ -82,7 +86,14 @@ class ListenRefused:
 
 @dataclass(frozen=True)
 class RespondersStart:
-    """Open listeners answering the nonce challenge, for at most ``ttl_s`` seconds."""
+    """Open listeners answering the sweep's challenge, for at most ``ttl_s`` seconds.
+
+    ``host`` is the destination's name in the topology: with each listener's
+    address and port it is the identity the answers are keyed with. The set
+    closes after ``max_conns`` *answered challenges* of its sweep (the name is
+    protocol v1's); connections that carry none are not counted, so strangers
+    cannot use up the budget that proves cells.
+    """
 
     TYPE: ClassVar[str] = "responders_start"
     id: str
@@ -90,6 +101,7 @@ class RespondersStart:
     listen: Tuple[ListenSpec, ...]
     ttl_s: float = 60
     max_conns: int = 10_000
+    host: str = ""
 
     def __post_init__(self) -> None:
         f.want_str("id", self.id, max_len=256)
@@ -97,6 +109,7 @@ class RespondersStart:
         f.want_tuple_of("listen", self.listen, ListenSpec)
         f.want_number("ttl_s", self.ttl_s, 0.001, MAX_TTL_S)
         f.want_int("max_conns", self.max_conns, 1, MAX_CONNS)
+        f.want_str("host", self.host, empty_ok=True, max_len=255)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -105,6 +118,7 @@ class RespondersStart:
             "nonce": self.nonce,
             "ttl_s": self.ttl_s,
             "max_conns": self.max_conns,
+            "host": self.host,
             "listen": [spec.to_dict() for spec in self.listen],
         }
 
@@ -112,7 +126,7 @@ class RespondersStart:
         # Never let the nonce reach a log line through a repr.
         return (
             f"RespondersStart(id={self.id!r}, nonce=<redacted>, listen={self.listen!r}, "
-            f"ttl_s={self.ttl_s!r}, max_conns={self.max_conns!r})"
+            f"ttl_s={self.ttl_s!r}, max_conns={self.max_conns!r}, host={self.host!r})"
         )
 
     @classmethod
@@ -125,6 +139,7 @@ class RespondersStart:
             listen,
             f.get(d, "ttl_s", 60),
             f.get(d, "max_conns", 10_000),
+            f.get(d, "host", ""),
         )
 
 
@@ -183,7 +198,7 @@ class RespondersStop:
 
 @dataclass(frozen=True)
 class RespondersStopped:
-    """A responder set is closed: connections accepted and challenges answered.
+    """A responder set is closed: connections accepted and challenges answered (``proven``).
 
     Sent in reply to :class:`RespondersStop`, and unprompted when the set
     closed by itself (``reason`` ``ttl`` or ``max_conns``).
