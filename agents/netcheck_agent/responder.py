@@ -66,8 +66,9 @@ MAX_LINE = challenge.MAX_LINE
 #: How long an idle connection may take to send its line: a probe sends it
 #: right after the handshake, so a short deadline costs it nothing.
 READ_TIMEOUT_S = 2.0
-#: Connect and reply bound of the one exchange with a port's other holder.
-HOLDER_TIMEOUT_S = 1.0
+#: Bounds of the one exchange with a port's other holder (see _other_sweep_holds).
+HOLDER_CONNECT_S = 0.25
+HOLDER_REPLY_S = 1.0
 BACKLOG = 1024
 _WINDOWS = sys.platform == "win32"
 
@@ -186,20 +187,23 @@ class ResponderSet:
     async def _other_sweep_holds(self, spec: ListenSpec) -> bool:
         """Whether a responder of another netcheck sweep holds ``spec``'s port.
 
-        One connection, one challenge line, one reply read, within
-        :data:`HOLDER_TIMEOUT_S` each; a real service gets a line it does not
-        understand, as from any stray client, and is taken for what it is.
+        One connection, one challenge line, one reply read. The holder is on
+        this host, so the kernel completes the connect at once unless the
+        holder drops SYNs (then it is no responder): :data:`HOLDER_CONNECT_S`;
+        a responder answers well within :data:`HOLDER_REPLY_S`. A real service
+        gets a line it does not understand, as from any stray client, and is
+        taken for what it is.
         """
         chal = challenge.new_challenge(self._challenge_key)
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(spec.address, spec.port), HOLDER_TIMEOUT_S
+                asyncio.open_connection(spec.address, spec.port), HOLDER_CONNECT_S
             )
         except (OSError, asyncio.TimeoutError):
             return False
         try:
             writer.write(challenge.challenge_line(chal))
-            line = await asyncio.wait_for(_read_line(reader), HOLDER_TIMEOUT_S)
+            line = await asyncio.wait_for(_read_line(reader), HOLDER_REPLY_S)
         except (OSError, asyncio.TimeoutError):
             return False
         finally:

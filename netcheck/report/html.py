@@ -460,6 +460,7 @@ def _agents(sweep: SweepResult) -> str:
     labels = {
         "responder": '<span class="ok">netcheck responder</span> (nonce-proven end to end)',
         "service": "real service holds the port",
+        "other_sweep": '<span class="bad">another netcheck sweep</span> (nothing proven)',
         "none": '<span class="bad">none</span>',
     }
     for x in sweep.responders:
