@@ -225,3 +225,48 @@ def test_a_cell_whose_attempts_mostly_failed_is_no_pass() -> None:
     assert v.verdict.value == "open" and not v.passed
     assert v.reason == "loss 75% (15 of 20 attempts failed) exceeds the default max_loss_pct 20"
     assert not result.go
+
+
+async def _listening(address: tuple[str, int], within_s: float = 10) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            _reader, writer = await asyncio.open_connection(*address)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+        else:
+            writer.close()
+            return
+
+
+def test_a_concurrent_sweep_of_the_same_topology_is_told_apart_not_borrowed() -> None:
+    """Sweep B starts while sweep A's responders hold the ports: B reports another
+    netcheck sweep there, neither a real service nor a proof; A is untouched."""
+    long_plan = build_plan(load_topology_text(TOPOLOGY.replace("samples: 20", "samples: 80")))
+    plan = build_plan(load_topology_text(TOPOLOGY))
+
+    async def main() -> tuple[SweepResult, SweepResult]:
+        first = asyncio.ensure_future(run_sweep(long_plan, {"local": LocalTransport()}))
+        await _listening(PS)
+        await _listening(MT)
+        second = await asyncio.wait_for(run_sweep(plan, {"local": LocalTransport()}), 30)
+        assert not first.done(), "sweep A ended before B had probed"
+        return await asyncio.wait_for(first, 30), second
+
+    with vcenter_service():
+        a, b = asyncio.run(main())
+    held = {(x.host, x.port): (x.state, x.detail) for x in b.responders}
+    for host in ("ps-azure", "mt01"):
+        assert held[(host, 29443)] == ("other_sweep", "another netcheck sweep holds this port")
+    for cell in (VM_TO_PS, PS_TO_MT):
+        r, v = verdicts(b)[cell]
+        assert not v.passed and "another netcheck sweep holds this port" in v.reason, cell
+        assert not any(s.proven or s.outcome.value == "open" for s in r.samples)
+    assert not b.go
+    # A's responders answered B with "other sweep" only: A's own cells stay proven
+    for cell in (VM_TO_PS, PS_TO_MT):
+        r, v = verdicts(a)[cell]
+        assert v.passed and len(r.samples) == 80 and all(s.proven for s in r.samples), cell
+    assert a.go
