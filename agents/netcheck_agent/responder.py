@@ -67,7 +67,7 @@ MAX_LINE = challenge.MAX_LINE
 #: right after the handshake, so a short deadline costs it nothing.
 READ_TIMEOUT_S = 2.0
 #: Bounds of the one exchange with a port's other holder (see _other_sweep_holds).
-HOLDER_CONNECT_S = 0.25
+HOLDER_CONNECT_S = 0.1
 HOLDER_REPLY_S = 1.0
 BACKLOG = 1024
 _WINDOWS = sys.platform == "win32"
