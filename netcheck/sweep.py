@@ -36,7 +36,7 @@ from netcheck.errors import AgentLost, TransportError
 from netcheck.nic.model import HostNicReport
 from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
 from netcheck.plan import Plan, ProbeSpec
-from netcheck.proof import ResponderProof
+from netcheck.proof import OTHER_SWEEP, ResponderProof
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
 from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
@@ -181,7 +181,14 @@ def _sample(s: p.Sample) -> Sample:
 
 
 #: `ResponderInfo.state` of a listener the agent could not open, by its refusal reason.
-_REFUSED_STATE = {p.REFUSED_IN_USE: "service", p.REFUSED_OTHER_SWEEP: "other_sweep"}
+_REFUSED_STATE = {p.REFUSED_IN_USE: "service", p.REFUSED_OTHER_SWEEP: OTHER_SWEEP}
+
+
+def _answer_budget(plan: Plan) -> int:
+    """How many challenges one responder set may answer (its `max_conns`): as many as
+    every attempt of every cell (and as many again for the per-NIC cells), at least 1,000.
+    Only this sweep's probes can spend it; connections without its challenge don't."""
+    return min(p.MAX_CONNS, max(1000, 2 * plan.settings.samples * len(plan.specs)))
 
 
 def _responder_ttl(plan: Plan) -> int:
@@ -360,7 +367,7 @@ async def _run_sweep(
                 wanted,
                 nonce,
                 _responder_ttl(plan),
-                max_conns=max(1000, 4 * len(plan.specs)),
+                max_conns=_answer_budget(plan),
                 host=host.name,
             )
         except (AgentLost, TransportError) as exc:

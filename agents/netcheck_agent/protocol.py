@@ -85,6 +85,7 @@ from ._probe_msgs import (
     Sample,
 )
 from ._responder_msgs import (
+    MAX_CONNS,
     REFUSED_ADDRESS_NOT_AVAILABLE,
     REFUSED_ERROR,
     REFUSED_IN_USE,
@@ -314,6 +315,7 @@ __all__ = [
     "ERROR_LISTEN_FAILED",
     "ERROR_UNKNOWN_TYPE",
     "MAX_CONCURRENCY",
+    "MAX_CONNS",
     "MAX_INTERVAL_MS",
     "MAX_LINE_BYTES",
     "MAX_SAMPLES",

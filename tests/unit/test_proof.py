@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from netcheck_agent import challenge
 from netcheck_agent import protocol as p
@@ -100,3 +101,17 @@ def test_other_samples_pass_through_untouched() -> None:
         p.Sample("handshake_only", 10, detail="connected, then eof", t=1.0),
     ):
         assert proof.explain(sample) is sample
+
+
+def test_the_answer_budget_covers_every_attempt_of_the_plan() -> None:
+    """A responder set closes after `max_conns` answers: never before the sweep's own."""
+    from types import SimpleNamespace
+
+    from netcheck.sweep import _answer_budget
+
+    def plan(cells: int, samples: int) -> Any:
+        return SimpleNamespace(specs=[None] * cells, settings=SimpleNamespace(samples=samples))
+
+    assert _answer_budget(plan(3, 20)) == 1000
+    assert _answer_budget(plan(1000, 20)) == 40_000  # 20,000 attempts, twice over
+    assert _answer_budget(plan(100_000, 10_000)) == p.MAX_CONNS
