@@ -60,7 +60,7 @@ _LEGEND = (
     ("c-refused", "refused (TCP reset)"),
     ("c-filtered", "filtered (dropped)"),
     ("c-unreach", "ICMP unreachable"),
-    ("c-hsonly", "handshake only (middlebox)"),
+    ("c-hsonly", "handshake only (not the intended responder)"),
     ("c-mustblock", "open, must be blocked"),
     ("c-error", "probe error"),
     ("c-unmeasured", "not measured"),
