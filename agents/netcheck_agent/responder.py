@@ -248,6 +248,8 @@ class ResponderSet:
         self._handlers.add(task)
         self._idle[task] = None
         task.add_done_callback(self._handler_done)
+        # A task shed before it ever ran skips its own finally: close here too.
+        task.add_done_callback(lambda _task: conn.close())
 
     def _shed_oldest(self) -> None:
         for task in self._idle:
