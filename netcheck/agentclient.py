@@ -243,8 +243,14 @@ class AgentClient:
     # --- responders ---------------------------------------------------------
 
     async def start_responders(
-        self, listen: Sequence[tuple[str, int]], nonce: str, ttl_s: int, max_conns: int
+        self,
+        listen: Sequence[tuple[str, int]],
+        nonce: str,
+        ttl_s: int,
+        max_conns: int,
+        host: str = "",
     ) -> tuple[str, ResponderOutcome]:
+        """Open responders for `host` (its name keys their answers) on `listen`."""
         rid = self._next_id("r")
         msg = p.RespondersStart(
             id=rid,
@@ -252,6 +258,7 @@ class AgentClient:
             ttl_s=ttl_s,
             max_conns=max_conns,
             listen=tuple(p.ListenSpec(address=a, port=port) for a, port in listen),
+            host=host,
         )
         reply = await self._request(msg, p.RespondersReady.TYPE, rid, timeout=30.0)
         assert isinstance(reply, p.RespondersReady)

@@ -1,4 +1,16 @@
-"""Statistics and verdicts: pure functions from samples to what the report says."""
+"""Statistics and verdicts: pure functions from samples to what the report says.
+
+A reachable rule passes when its cell is open and *most* of its attempts got
+through: more than :data:`DEFAULT_MAX_LOSS_PCT` percent failed attempts fail
+the cell, unless the path the cell crosses states its own limit
+(``paths.<name>.expect.max_loss_pct``). One lucky attempt out of twenty is no
+pass, whatever flooded or broke the other nineteen.
+
+An open cell's attempts must also have reached the *intended* responder: an
+attempt another responder of the sweep answered (a NAT or a wrong route;
+"answered by a different netcheck responder (mt01?)") or one of another
+sweep answered ("another netcheck sweep holds this port") fails the cell.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +21,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from netcheck_agent.challenge import DETAIL_MISDIRECTED, DETAIL_OTHER_SWEEP
+
 from netcheck.appverdict import AppVerdict, judge_app
 from netcheck.plan import ProbeSpec
 from netcheck.results import CellResult, CellStatus, Outcome, Sample
 from netcheck.topology.model import PathExpect
 
 __all__ = [
+    "DEFAULT_MAX_LOSS_PCT",
     "CellStats",
     "CellVerdict",
     "RttStats",
@@ -25,6 +40,11 @@ __all__ = [
     "percentile",
     "rtt_stats",
 ]
+
+
+#: The share of failed attempts (%) above which a reachable cell fails, where its
+#: path's `expect.max_loss_pct` says nothing (or it crosses no declared path).
+DEFAULT_MAX_LOSS_PCT = 20.0
 
 
 class Verdict(enum.Enum):
@@ -183,6 +203,17 @@ def _explain(verdict: Verdict, witness: Sample | None, spec: ProbeSpec, timeout_
         return (
             f"{where} unreachable{detail}: a router or firewall answered with ICMP unreachable{via}"
         )
+    if verdict is Verdict.HANDSHAKE_ONLY and witness is not None:
+        if witness.detail.startswith(DETAIL_MISDIRECTED):
+            return (
+                f"connection to {where} {witness.detail}: a NAT, a port forward or a wrong "
+                f"route{via} delivers this traffic to another host"
+            )
+        if witness.detail == DETAIL_OTHER_SWEEP:
+            return (
+                f"{where}: {DETAIL_OTHER_SWEEP} (its responder answered, not this sweep's), so "
+                f"nothing is proven there; run one sweep at a time"
+            )
     if verdict is Verdict.HANDSHAKE_ONLY:
         return (
             f"TCP handshake with {where} completed, but netcheck's responder did not answer the "
@@ -194,10 +225,23 @@ def _explain(verdict: Verdict, witness: Sample | None, spec: ProbeSpec, timeout_
     return ""
 
 
+def _answered_elsewhere(sample: Sample) -> bool:
+    """Another responder of the sweep, or one of another sweep, answered this attempt."""
+    return sample.outcome is Outcome.HANDSHAKE_ONLY and (
+        sample.detail.startswith(DETAIL_MISDIRECTED) or sample.detail == DETAIL_OTHER_SWEEP
+    )
+
+
 def judge(
     result: CellResult, expect: PathExpect | None = None, timeout_ms: int = 1500
 ) -> CellVerdict:
-    """The cell's verdict against its rule's expectation and its path's `expect`."""
+    """The cell's verdict against its rule's expectation and its path's `expect`.
+
+    A reachable cell passes when open, with at most `expect.max_loss_pct` (else
+    :data:`DEFAULT_MAX_LOSS_PCT`) percent of failed attempts, its median RTT
+    within `expect.max_rtt_ms`, and no attempt answered by another responder
+    than the one it meant.
+    """
     spec = result.spec
     if result.status is not CellStatus.MEASURED:
         verdict = {
@@ -228,10 +272,22 @@ def judge(
     if verdict is not Verdict.OPEN:
         return CellVerdict(verdict, False, _explain(verdict, witness, spec, timeout_ms), stats, app)
     problems = []
-    max_loss = expect.max_loss_pct if expect and expect.max_loss_pct is not None else None
-    if max_loss is not None and stats.loss_pct > max_loss:
+    elsewhere = [s for s in result.samples if _answered_elsewhere(s)]
+    if elsewhere:
         problems.append(
-            f"loss {stats.loss_pct:.0f}% exceeds {spec.path}'s max_loss_pct {max_loss:g}"
+            f"{len(elsewhere)} of {stats.sent} attempts {elsewhere[0].detail}: not proven to "
+            f"reach {spec.dest_host}"
+        )
+    if expect and expect.max_loss_pct is not None:
+        if stats.loss_pct > expect.max_loss_pct:
+            problems.append(
+                f"loss {stats.loss_pct:.0f}% exceeds {spec.path}'s max_loss_pct "
+                f"{expect.max_loss_pct:g}"
+            )
+    elif stats.loss_pct > DEFAULT_MAX_LOSS_PCT:  # no limit stated: the default
+        problems.append(
+            f"loss {stats.loss_pct:.0f}% ({stats.sent - stats.answered} of {stats.sent} attempts "
+            f"failed) exceeds the default max_loss_pct {DEFAULT_MAX_LOSS_PCT:g}"
         )
     if expect and expect.max_rtt_ms is not None and stats.rtt and stats.rtt.p50 > expect.max_rtt_ms:
         problems.append(

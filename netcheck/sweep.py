@@ -36,6 +36,7 @@ from netcheck.errors import AgentLost, TransportError
 from netcheck.nic.model import HostNicReport
 from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
 from netcheck.plan import Plan, ProbeSpec
+from netcheck.proof import OTHER_SWEEP, ResponderProof
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
 from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
@@ -55,7 +56,9 @@ class ResponderInfo:
     host: str
     address: str
     port: int
-    state: str  # "responder" | "service" (real service holds the port) | "none"
+    # "responder" | "service" (real service holds the port) | "other_sweep" (a responder of
+    # another netcheck sweep holds it: not a real service, nothing proven) | "none"
+    state: str
     detail: str = ""
 
 
@@ -175,6 +178,17 @@ def _sample(s: p.Sample) -> Sample:
         t=s.t,
         facts=s.facts,
     )
+
+
+#: `ResponderInfo.state` of a listener the agent could not open, by its refusal reason.
+_REFUSED_STATE = {p.REFUSED_IN_USE: "service", p.REFUSED_OTHER_SWEEP: OTHER_SWEEP}
+
+
+def _answer_budget(plan: Plan) -> int:
+    """How many challenges one responder set may answer (its `max_conns`): as many as
+    every attempt of every cell (and as many again for the per-NIC cells), at least 1,000.
+    Only this sweep's probes can spend it; connections without its challenge don't."""
+    return min(p.MAX_CONNS, max(1000, 2 * plan.settings.samples * len(plan.specs)))
 
 
 def _responder_ttl(plan: Plan) -> int:
@@ -356,7 +370,11 @@ async def _run_sweep(
             return
         try:
             rid, outcome = await client.start_responders(
-                wanted, nonce, _responder_ttl(plan), max_conns=max(1000, 4 * len(plan.specs))
+                wanted,
+                nonce,
+                _responder_ttl(plan),
+                max_conns=_answer_budget(plan),
+                host=host.name,
             )
         except (AgentLost, TransportError) as exc:
             for addr, port in wanted:
@@ -366,7 +384,7 @@ async def _run_sweep(
         for addr, port in outcome.listening:
             state.responders.append(ResponderInfo(host.name, addr, port, "responder"))
         for addr, port, reason, detail in outcome.refused:
-            st = "service" if reason == p.REFUSED_IN_USE else "none"
+            st = _REFUSED_STATE.get(reason, "none")
             state.responders.append(ResponderInfo(host.name, addr, port, st, detail or reason))
 
     def record(result: CellResult) -> None:
@@ -374,7 +392,7 @@ async def _run_sweep(
         obs.on_result(result)
 
     async def probe_with(
-        client: AgentClient, specs: Sequence[ProbeSpec], proven: set[tuple[str, int]]
+        client: AgentClient, specs: Sequence[ProbeSpec], proof: ResponderProof
     ) -> None:
         """One batch on one agent; for a shared agent, the cells of several source hosts."""
         st = plan.settings
@@ -388,8 +406,9 @@ async def _run_sweep(
                 samples=st.samples,
                 interval_ms=st.interval_ms,
                 timeout_ms=attempt_timeout_ms(s.kind, st.timeout_ms),
-                nonce=nonce if (s.dest_address, s.port) in proven else None,
+                nonce=proof.nonce_for(s),
                 params=dict(s.params) if s.params else None,
+                dst_host=proof.dst_host_for(s),
             )
             for s in specs
         ]
@@ -400,7 +419,9 @@ async def _run_sweep(
                 if spec is not None:
                     record(
                         CellResult(
-                            spec, CellStatus.MEASURED, tuple(_sample(x) for x in res.samples)
+                            spec,
+                            CellStatus.MEASURED,
+                            tuple(_sample(proof.explain(x)) for x in res.samples),
                         )
                     )
         except AgentLost as exc:
@@ -411,7 +432,7 @@ async def _run_sweep(
                     why = f"agent lost on {s.source_host}: {exc.reason}"
                     record(CellResult(s, CellStatus.AGENT_LOST, reason=why))
 
-    async def probe_all(proven: set[tuple[str, int]]) -> None:
+    async def probe_all(proof: ResponderProof) -> None:
         per_agent: dict[int, tuple[AgentClient, list[ProbeSpec]]] = {}
         for source, specs in by_source.items():
             client = clients.get(source)
@@ -422,7 +443,7 @@ async def _run_sweep(
                     record(CellResult(s, CellStatus.AGENT_UNAVAILABLE, reason=reason))
                 continue
             per_agent.setdefault(id(client), (client, []))[1].extend(specs)
-        await asyncio.gather(*(probe_with(c, specs, proven) for c, specs in per_agent.values()))
+        await asyncio.gather(*(probe_with(c, specs, proof) for c, specs in per_agent.values()))
 
     host_facts: dict[str, p.Facts] = {}
     facts_status: dict[str, LiveStatus] = {}
@@ -459,14 +480,14 @@ async def _run_sweep(
         if readiness:
             await asyncio.gather(*(read_host_facts(h) for h in topo.hosts_with(Role.MASTER_TARGET)))
             phase("facts_s")
-        proven = {(r.address, r.port) for r in state.responders if r.state == "responder"}
+        proof = ResponderProof(nonce, state.responders)
         if nic_hosts:  # before the probes, so the handshakes are seen on every interface
             await nic_session.read_facts(clients)
             await nic_session.start_captures(clients, _responder_ttl(plan))
-        await probe_all(proven)
+        await probe_all(proof)
         phase("probes_s")
         if nic_hosts:  # after the plan's cells, so the go/no-go cells never wait for them
-            await nic_session.probe(clients, nonce, proven)
+            await nic_session.probe(clients, proof)
             await nic_session.finish(clients)
             phase("nic_s")
         if diagnose is not None:

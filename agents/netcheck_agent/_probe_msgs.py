@@ -40,8 +40,10 @@ class ProbeRequest(Wire):
 
     ``interval_ms`` is start-to-start spacing between the cell's attempts
     (ping semantics); ``timeout_ms`` bounds each attempt. With a ``nonce``
-    (hex) the probe challenges the peer and only an answer proving knowledge
-    of the nonce counts as ``open``.
+    (hex, the sweep's) the probe challenges the peer and only the answer of
+    the responder ``dst_host`` ``dst``:``port`` counts as ``open``: the key is
+    derived from the nonce and that identity (:mod:`netcheck_agent.challenge`),
+    so another responder behind a NAT, or one of another sweep, is told apart.
     """
 
     cell: str = field(metadata=text(1024))
@@ -59,6 +61,10 @@ class ProbeRequest(Wire):
     params: Optional[Dict[str, Any]] = field(
         default=None, metadata=flat_object(MAX_PARAMS, omit_none=True)
     )
+    #: The destination's host name, part of the responder identity the answer
+    #: must be keyed with (with ``nonce``); None stands for "" (no name), and is
+    #: absent from the line (unproven cells stay small).
+    dst_host: Optional[str] = field(default=None, metadata=text(255, omit_none=True))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 A responder set is a group of short-lived listeners an agent opens on the
 ports a destination must serve, so that a probe carrying the sweep's nonce can
-prove it reached *our* process end to end. Every set is bounded: a TTL after
-which it closes by itself and a cap on connections.
+prove it reached *this* responder (host, address, port) end to end (see
+:mod:`netcheck_agent.challenge`). Every set is bounded: a TTL after which it
+closes by itself and a cap on the challenges it answers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ REFUSED_IN_USE = "in_use"
 REFUSED_PERMISSION = "permission"
 REFUSED_ADDRESS_NOT_AVAILABLE = "address_not_available"
 REFUSED_ERROR = "error"
+#: The port is held by a responder of another netcheck sweep (it told our
+#: challenge apart from its own): not a real service, and nothing to prove.
+REFUSED_OTHER_SWEEP = "other_sweep"
 
 #: Why a responder set stopped (``RespondersStopped.reason``).
 STOPPED_REQUESTED = "requested"
@@ -51,15 +55,30 @@ class ListenRefused(Wire):
 
 @dataclass(frozen=True)
 class RespondersStart(Wire):
-    """Open listeners answering the nonce challenge, for at most ``ttl_s`` seconds."""
+    """Open listeners answering the sweep's challenge, for at most ``ttl_s`` seconds.
+
+    ``host`` is the destination's name in the topology: with each listener's
+    address and port it is the identity the answers are keyed with. The set
+    closes after ``max_conns`` *answered challenges* of its sweep (the name is
+    protocol v1's); connections that carry none are not counted, so strangers
+    cannot use up the budget that proves cells.
+    """
 
     TYPE: ClassVar[str] = "responders_start"
-    WIRE_ORDER: ClassVar[Tuple[str, ...]] = ("id", "nonce", "ttl_s", "max_conns", "listen")
+    WIRE_ORDER: ClassVar[Tuple[str, ...]] = (
+        "id",
+        "nonce",
+        "ttl_s",
+        "max_conns",
+        "host",
+        "listen",
+    )
     id: str = field(metadata=text(256))
     nonce: str = field(metadata=hex_text(secret=True))
     listen: Tuple[ListenSpec, ...]
     ttl_s: float = field(default=60, metadata=between(0.001, MAX_TTL_S))
     max_conns: int = field(default=10_000, metadata=between(1, MAX_CONNS))
+    host: str = field(default="", metadata=text(255, empty_ok=True))
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,7 @@ class RespondersStop(Wire):
 
 @dataclass(frozen=True)
 class RespondersStopped(Wire):
-    """A responder set is closed: connections accepted and challenges answered.
+    """A responder set is closed: connections accepted and challenges answered (``proven``).
 
     Sent in reply to :class:`RespondersStop`, and unprompted when the set
     closed by itself (``reason`` ``ttl`` or ``max_conns``).

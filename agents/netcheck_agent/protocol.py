@@ -85,9 +85,11 @@ from ._probe_msgs import (
     Sample,
 )
 from ._responder_msgs import (
+    MAX_CONNS,
     REFUSED_ADDRESS_NOT_AVAILABLE,
     REFUSED_ERROR,
     REFUSED_IN_USE,
+    REFUSED_OTHER_SWEEP,
     REFUSED_PERMISSION,
     STOPPED_AGENT_EXIT,
     STOPPED_MAX_CONNS,
@@ -255,6 +257,7 @@ __all__ = [
     "ERROR_LISTEN_FAILED",
     "ERROR_UNKNOWN_TYPE",
     "MAX_CONCURRENCY",
+    "MAX_CONNS",
     "MAX_INTERVAL_MS",
     "MAX_LINE_BYTES",
     "MAX_SAMPLES",
@@ -265,6 +268,7 @@ __all__ = [
     "REFUSED_ADDRESS_NOT_AVAILABLE",
     "REFUSED_ERROR",
     "REFUSED_IN_USE",
+    "REFUSED_OTHER_SWEEP",
     "REFUSED_PERMISSION",
     "REPLIES",
     "RTT_SOURCES",

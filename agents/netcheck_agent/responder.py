@@ -1,17 +1,33 @@
-"""Bounded listeners that answer the nonce challenge (responders).
+"""Bounded listeners that answer the sweep's challenge (responders).
 
 Before the ASR services are installed nothing listens on, say, 9443 of the
 master target, so a connect probe there proves nothing. A responder set opens
 listeners on exactly the requested address:ports and answers a probe's
-``NETCHECK1 <challenge>`` line with the HMAC of the challenge under the
-sweep's nonce, so "open" means our process answered end to end.
+``NETCHECK1 <challenge>`` line with the HMAC of the challenge under *its own*
+key, derived from the sweep's nonce and its identity (the request's ``host``,
+the listener's address and port), so "open, proven" means the responder the
+probe meant answered end to end (see :mod:`netcheck_agent.challenge`).
 
-Every set is bounded: it closes by itself after ``ttl_s``, after
-``max_conns`` connections in total, at ``responders_stop`` and when the agent
-exits; at most :data:`MAX_CONCURRENT` connections are served at once (the
-rest wait in the kernel backlog); each connection is read for at most
-:data:`MAX_LINE` bytes and :data:`READ_TIMEOUT_S` seconds and gets at most
-one answer line. Anything that is not a challenge is closed without a word.
+Not a signing oracle: only a challenge tagged with its own sweep's key gets an
+answer, and that answer is keyed to this responder's identity, so it proves
+nothing for any other destination. A stranger gets silence; a well-formed
+challenge of another sweep gets :data:`~netcheck_agent.challenge.OTHER_SWEEP_LINE`.
+
+Bounded against anyone who can connect:
+
+- the set closes by itself after ``ttl_s``, after ``max_conns`` *answered
+  challenges* (connections that carry none are not counted, so plain connects
+  cannot close it), at ``responders_stop`` and when the agent exits;
+- a challenge already waiting at accept (the usual case: a probe sends it
+  right after the handshake) is answered at once; a connection still to send
+  its line is *idle*: at most :data:`MAX_IDLE` are kept, the oldest shed
+  (closed) first for a new one, each read for at most :data:`MAX_LINE` bytes
+  and :data:`READ_TIMEOUT_S` seconds, and it gets at most one line back.
+
+A listener that cannot bind because the port is in use is asked our
+challenge once (one line to whoever holds it): a responder of another sweep
+says so, and the port is reported :data:`REFUSED_OTHER_SWEEP` rather than as
+a real service.
 """
 
 from __future__ import annotations
@@ -22,7 +38,7 @@ import errno
 import logging
 import socket
 import sys
-from typing import Callable, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from . import challenge
 from .probes.base import Deadline
@@ -31,6 +47,7 @@ from .protocol import (
     REFUSED_ADDRESS_NOT_AVAILABLE,
     REFUSED_ERROR,
     REFUSED_IN_USE,
+    REFUSED_OTHER_SWEEP,
     REFUSED_PERMISSION,
     STOPPED_MAX_CONNS,
     STOPPED_REQUESTED,
@@ -43,9 +60,16 @@ from .protocol import (
 
 log = logging.getLogger(__name__)
 
-MAX_CONCURRENT = 256
+#: Idle connections (still to send their line) kept at once; the oldest go first.
+MAX_IDLE = 256
 MAX_LINE = challenge.MAX_LINE
-READ_TIMEOUT_S = 3.0
+#: How long an idle connection may take to send its line: a probe sends it
+#: right after the handshake, so a short deadline costs it nothing.
+READ_TIMEOUT_S = 2.0
+#: Bounds of the one exchange with a port's other holder (see _other_sweep_holds).
+HOLDER_CONNECT_S = 0.1
+HOLDER_REPLY_S = 1.0
+BACKLOG = 1024
 _WINDOWS = sys.platform == "win32"
 
 _IN_USE = {errno.EADDRINUSE, 10048}
@@ -95,6 +119,8 @@ class ResponderSet:
 
     ``on_self_stop`` receives the :class:`RespondersStopped` of a set that
     closed by itself (TTL, max_conns); a requested stop returns it instead.
+    ``connections`` counts every accepted connection, ``proven`` the answered
+    challenges, ``shed`` the idle connections closed to make room for newer ones.
     """
 
     def __init__(
@@ -102,15 +128,20 @@ class ResponderSet:
         request: RespondersStart,
         on_self_stop: Callable[[RespondersStopped], None],
         read_timeout_s: float = READ_TIMEOUT_S,
+        max_idle: int = MAX_IDLE,
     ):
         self.request = request
         self.read_timeout_s = read_timeout_s
+        self.max_idle = max_idle
         self.connections = 0
         self.proven = 0
+        self.shed = 0
         self._on_self_stop = on_self_stop
+        self._challenge_key = challenge.challenge_key(request.nonce)
         self._listeners: List[Tuple[socket.socket, asyncio.Task[None]]] = []
         self._handlers: Set[asyncio.Task[None]] = set()
-        self._slots: Optional[asyncio.Semaphore] = None
+        # Idle connections' handlers, oldest first (dicts keep insertion order).
+        self._idle: Dict[asyncio.Task[None], None] = {}
         self._ttl: Optional[asyncio.TimerHandle] = None
         self._stopping: Optional[asyncio.Future[RespondersStopped]] = None
 
@@ -122,21 +153,20 @@ class ResponderSet:
         """Open every listener that can be opened and arm the TTL."""
         loop = asyncio.get_running_loop()
         req = self.request
-        self._slots = asyncio.Semaphore(min(MAX_CONCURRENT, req.max_conns))
         listening: List[ListenSpec] = []
-        refused: List[ListenRefused] = []
+        failed: List[Tuple[ListenSpec, OSError]] = []
         for spec in req.listen:
             try:
-                sock = open_listener(spec, backlog=min(req.max_conns, 1024))
+                sock = open_listener(spec, backlog=BACKLOG)
             except OSError as exc:
-                number = exc.errno or 0
-                detail = f"{errno_name(number)}: {exc.strerror or exc}"
-                refused.append(ListenRefused(spec.address, spec.port, refusal_reason(exc), detail))
+                failed.append((spec, exc))
                 continue
             port = sock.getsockname()[1]
             listening.append(ListenSpec(spec.address, port))
-            self._listeners.append((sock, loop.create_task(self._accept_loop(sock))))
+            key = challenge.keys(req.nonce, req.host, spec.address, port).answer
+            self._listeners.append((sock, loop.create_task(self._accept_loop(sock, key))))
         self._ttl = loop.call_later(req.ttl_s, self._self_stop, "ttl")
+        refused = await asyncio.gather(*(self._refusal(spec, exc) for spec, exc in failed))
         log.info(
             "responders %s: listening on %d, refused %d, ttl %ss",
             req.id,
@@ -146,50 +176,104 @@ class ResponderSet:
         )
         return RespondersReady(req.id, tuple(listening), tuple(refused))
 
-    async def _accept_loop(self, lsock: socket.socket) -> None:
+    async def _refusal(self, spec: ListenSpec, exc: OSError) -> ListenRefused:
+        reason = refusal_reason(exc)
+        if reason == REFUSED_IN_USE and await self._other_sweep_holds(spec):
+            detail = challenge.DETAIL_OTHER_SWEEP
+            return ListenRefused(spec.address, spec.port, REFUSED_OTHER_SWEEP, detail)
+        detail = f"{errno_name(exc.errno or 0)}: {exc.strerror or exc}"
+        return ListenRefused(spec.address, spec.port, reason, detail)
+
+    async def _other_sweep_holds(self, spec: ListenSpec) -> bool:
+        """Whether a responder of another netcheck sweep holds ``spec``'s port.
+
+        One connection, one challenge line, one reply read. The holder is on
+        this host, so the kernel completes the connect at once unless the
+        holder drops SYNs (then it is no responder): :data:`HOLDER_CONNECT_S`;
+        a responder answers well within :data:`HOLDER_REPLY_S`. A real service
+        gets a line it does not understand, as from any stray client, and is
+        taken for what it is.
+        """
+        chal = challenge.new_challenge(self._challenge_key)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(spec.address, spec.port), HOLDER_CONNECT_S
+            )
+        except (OSError, asyncio.TimeoutError):
+            return False
+        try:
+            writer.write(challenge.challenge_line(chal))
+            line = await asyncio.wait_for(_read_line(reader), HOLDER_REPLY_S)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            writer.close()
+        return challenge.read_reply(b"", chal, line)[0] == challenge.OTHER_SWEEP
+
+    async def _accept_loop(self, lsock: socket.socket, key: bytes) -> None:
         loop = asyncio.get_running_loop()
-        assert self._slots is not None
-        while self.connections < self.request.max_conns:
-            await self._slots.acquire()
+        while True:
             try:
                 conn, _peer = await loop.sock_accept(lsock)
             except OSError as exc:
-                self._slots.release()
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    await asyncio.sleep(0.1)  # out of descriptors: back off, stay bounded
+                    self._shed_oldest()  # frees a descriptor for the next one
+                    await asyncio.sleep(0.1)  # stay bounded
                     continue
                 raise
-            except BaseException:
-                self._slots.release()
-                raise
             self.connections += 1
-            task = loop.create_task(self._serve(conn))
-            self._handlers.add(task)
-            task.add_done_callback(self._handler_done)
-        # Total cap reached (by this or another listener of the set): close up.
-        self._self_stop(STOPPED_MAX_CONNS)
+            self._take(conn, key)
+            # While connections queue up sock_accept returns without yielding:
+            # let the handlers and the agent's own channel run in between.
+            await asyncio.sleep(0)
+
+    def _take(self, conn: socket.socket, key: bytes) -> None:
+        """Answer at once what already arrived, or watch the connection as idle."""
+        try:
+            conn.setblocking(False)
+            buf = conn.recv(MAX_LINE + 1)
+        except (BlockingIOError, InterruptedError):
+            buf = b""
+        except OSError:
+            conn.close()
+            return
+        else:
+            if not buf or _complete(buf):  # eof, or the whole line
+                self._reply(conn, key, buf)
+                conn.close()
+                return
+        if len(self._idle) >= self.max_idle:
+            self._shed_oldest()
+        task = asyncio.get_running_loop().create_task(self._serve(conn, key, buf))
+        self._handlers.add(task)
+        self._idle[task] = None
+        task.add_done_callback(self._handler_done)
+        # A task shed before it ever ran skips its own finally: close here too.
+        task.add_done_callback(lambda _task: conn.close())
+
+    def _shed_oldest(self) -> None:
+        for task in self._idle:
+            del self._idle[task]
+            task.cancel()  # its finally closes the connection
+            self.shed += 1
+            return
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._handlers.discard(task)
-        if self._slots is not None:
-            self._slots.release()
+        self._idle.pop(task, None)
 
-    async def _serve(self, conn: socket.socket) -> None:
-        """Answer one challenge line, or nothing; always close."""
+    async def _serve(self, conn: socket.socket, key: bytes, buf: bytes) -> None:
+        """Read the rest of one challenge line, answer it or not; always close."""
         loop = asyncio.get_running_loop()
-        conn.setblocking(False)
         deadline = Deadline(self.read_timeout_s)
         try:
-            buf = b""
-            while b"\n" not in buf and len(buf) <= MAX_LINE:
+            while not _complete(buf):
                 chunk = await loop.sock_recv(conn, MAX_LINE + 1 - len(buf))
                 if not chunk:
                     break
                 buf += chunk
-            chal = challenge.parse_challenge(buf)
-            if chal is not None:
-                await loop.sock_sendall(conn, challenge.answer_line(self.request.nonce, chal))
-                self.proven += 1
+            self._idle.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._reply(conn, key, buf)
         except asyncio.CancelledError:
             if not deadline.absorb():
                 raise
@@ -198,6 +282,27 @@ class ResponderSet:
         finally:
             deadline.close()
             conn.close()
+
+    def _reply(self, conn: socket.socket, key: bytes, buf: bytes) -> None:
+        """Send the one line ``buf`` earns, if any (non-blocking: ~75 bytes to a fresh socket)."""
+        out = self._reply_for(key, buf)
+        if out:
+            with contextlib.suppress(OSError):
+                conn.send(out)
+
+    def _reply_for(self, key: bytes, buf: bytes) -> bytes:
+        """The answer to a challenge of this sweep, the other-sweep line, or nothing."""
+        chal = challenge.parse_challenge(buf)
+        if chal is None:
+            return b""
+        if not challenge.is_sweep_challenge(self._challenge_key, chal):
+            return challenge.OTHER_SWEEP_LINE
+        if self.proven >= self.request.max_conns:
+            return b""
+        self.proven += 1
+        if self.proven >= self.request.max_conns:
+            self._self_stop(STOPPED_MAX_CONNS)
+        return challenge.answer_line(key, chal)
 
     def _self_stop(self, reason: str) -> None:
         if self._stopping is not None:
@@ -256,3 +361,18 @@ class ResponderSet:
             self._stopping.set_exception(exc)
             raise
         return result
+
+
+def _complete(buf: bytes) -> bool:
+    """Whether ``buf`` holds a whole line (or more than a challenge can be)."""
+    return b"\n" in buf or len(buf) > MAX_LINE
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    buf = b""
+    while not _complete(buf):
+        chunk = await reader.read(MAX_LINE + 1 - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf

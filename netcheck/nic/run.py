@@ -23,6 +23,7 @@ from netcheck.nic.cells import multi_nic_hosts, per_nic_cells
 from netcheck.nic.checks import analyse
 from netcheck.nic.model import HostNicReport, NicCellResult, PerNicCell
 from netcheck.plan import Plan, ProbeSpec
+from netcheck.proof import ResponderProof
 from netcheck.results import CellResult, CellStatus, Outcome, Sample
 from netcheck.stats import CellVerdict
 from netcheck.topology.model import Host
@@ -149,8 +150,7 @@ class NicSession:
     async def probe(
         self,
         clients: Mapping[str, AgentClient],
-        nonce: str,
-        proven: set[tuple[str, int]],
+        proof: ResponderProof,
     ) -> None:
         """Probe the extra per-NIC cells, one batch per source, next to the plan's."""
         st = self.plan.settings
@@ -172,7 +172,8 @@ class NicSession:
                     samples=st.samples,
                     interval_ms=st.interval_ms,
                     timeout_ms=st.timeout_ms,
-                    nonce=nonce if (s.dest_address, s.port) in proven else None,
+                    nonce=proof.nonce_for(s),
+                    dst_host=proof.dst_host_for(s),
                 )
                 for s in specs
             ]
@@ -181,7 +182,9 @@ class NicSession:
                     spec = index.get(res.cell)
                     if spec is not None:
                         self.results[spec.cell_id] = CellResult(
-                            spec, CellStatus.MEASURED, tuple(_sample(x) for x in res.samples)
+                            spec,
+                            CellStatus.MEASURED,
+                            tuple(_sample(proof.explain(x)) for x in res.samples),
                         )
             except AgentLost as exc:
                 for s in specs:

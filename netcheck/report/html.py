@@ -60,7 +60,7 @@ _LEGEND = (
     ("c-refused", "refused (TCP reset)"),
     ("c-filtered", "filtered (dropped)"),
     ("c-unreach", "ICMP unreachable"),
-    ("c-hsonly", "handshake only (middlebox)"),
+    ("c-hsonly", "handshake only (not the intended responder)"),
     ("c-mustblock", "open, must be blocked"),
     ("c-error", "probe error"),
     ("c-unmeasured", "not measured"),
@@ -460,6 +460,7 @@ def _agents(sweep: SweepResult) -> str:
     labels = {
         "responder": '<span class="ok">netcheck responder</span> (nonce-proven end to end)',
         "service": "real service holds the port",
+        "other_sweep": '<span class="bad">another netcheck sweep</span> (nothing proven)',
         "none": '<span class="bad">none</span>',
     }
     for x in sweep.responders:

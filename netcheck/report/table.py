@@ -204,7 +204,7 @@ def render_table(sweep: SweepResult) -> str:
             f"{_count(service, 'real service')}"
         )
     for x in sweep.responders:
-        if x.state == "none":
+        if x.state in ("none", "other_sweep"):
             lines.append(f"  no responder on {x.host} {x.address}:{x.port}: {x.detail}")
     bad_agents = [a for a in sweep.agents if not a.available or a.lost]
     for a in bad_agents:

@@ -1,10 +1,14 @@
 """``tcp_connect``: one TCP connect attempt to ``dst``:``port``, optionally proven.
 
-Outcomes: ``open`` (connected; ``proven`` when the nonce challenge was
-answered), ``refused`` (RST), ``timeout`` (no answer by the deadline: the
-coordinator calls it filtered), ``unreachable`` (ICMP unreachable, local
-firewall, source address not ours), ``handshake_only`` (connected but the
-peer did not answer the challenge: a middlebox or another service), ``error``.
+Outcomes: ``open`` (connected; ``proven`` when the intended responder
+answered the challenge), ``refused`` (RST), ``timeout`` (no answer by the
+deadline: the coordinator calls it filtered), ``unreachable`` (ICMP
+unreachable, local firewall, source address not ours), ``handshake_only``
+(connected but the intended responder did not answer: a middlebox, another
+service, another responder of the sweep behind a NAT — detail
+:data:`~netcheck_agent.challenge.DETAIL_MISDIRECTED`, with the challenge and
+the answer in ``facts`` so the coordinator can name it — or a responder of
+another sweep, :data:`~netcheck_agent.challenge.DETAIL_OTHER_SWEEP`), ``error``.
 
 RTT comes from the kernel when it can (Linux ``TCP_INFO.tcpi_rtt``, the
 smoothed RTT which right after the handshake is the SYN/SYN-ACK sample), so a
@@ -111,10 +115,24 @@ def oserror_sample(stage: str, exc: OSError, t: float, rtt: Optional[Tuple[int, 
     return Sample(outcome, errno=number, detail=f"{stage}: {detail}", t=t)
 
 
-def reply_sample(nonce: str, chal: str, reply: bytes, rtt: Tuple[int, str], t: float) -> Sample:
-    """``open`` + proven for the right answer to ``chal``, else ``handshake_only``."""
-    if challenge.verify_answer(nonce, chal, reply):
+def request_keys(req: ProbeRequest) -> challenge.Keys:
+    """The keys of the responder ``req`` means (``req.nonce`` must be set)."""
+    assert req.nonce is not None
+    return challenge.keys(req.nonce, req.dst_host or "", req.dst, req.port)
+
+
+def reply_sample(key: bytes, chal: str, reply: bytes, rtt: Tuple[int, str], t: float) -> Sample:
+    """``open`` + proven for the intended responder's answer to ``chal``, else
+    ``handshake_only`` saying who answered instead, as far as the reply tells."""
+    kind, token = challenge.read_reply(key, chal, reply)
+    if kind == challenge.PROVEN:
         return Sample(OPEN, rtt[0], rtt[1], proven=True, t=t)
+    if kind == challenge.MISDIRECTED:
+        evidence = {"challenge": chal, "answer": token}
+        detail = challenge.DETAIL_MISDIRECTED
+        return Sample(HANDSHAKE_ONLY, rtt[0], rtt[1], detail=detail, t=t, facts=evidence)
+    if kind == challenge.OTHER_SWEEP:
+        return Sample(HANDSHAKE_ONLY, rtt[0], rtt[1], detail=challenge.DETAIL_OTHER_SWEEP, t=t)
     what = "wrong answer" if reply.startswith(challenge.MAGIC) else challenge.describe_reply(reply)
     return Sample(HANDSHAKE_ONLY, rtt[0], rtt[1], detail=f"connected, then {what}", t=t)
 
@@ -210,6 +228,7 @@ class Attempt:
         "buf",
         "chal",
         "fd",
+        "key",
         "out",
         "req",
         "rtt",
@@ -231,6 +250,7 @@ class Attempt:
         self.started = 0.0
         self.rtt: Optional[Tuple[int, str]] = None
         self.chal = ""
+        self.key = b""
         self.out = b""
         self.buf = b""
         self.sample: Optional[Sample] = None
@@ -296,11 +316,12 @@ def _connected(att: Attempt, info: Optional[bytes]) -> bool:
     if err:
         return _done(att, oserror_sample(CONNECT, OSError(err, os.strerror(err)), att.t, None))
     att.rtt = connected_rtt(info, time.monotonic() - att.started)
-    nonce = att.req.nonce
-    if nonce is None:
+    if att.req.nonce is None:
         return _done(att, Sample(OPEN, att.rtt[0], att.rtt[1], t=att.t))
     att.stage = CHALLENGE
-    att.chal = challenge.new_challenge()
+    keys = request_keys(att.req)
+    att.key = keys.answer
+    att.chal = challenge.new_challenge(keys.challenge)
     att.out = challenge.challenge_line(att.chal)
     return _send(att)  # a fresh socket's buffer takes the 75 bytes at once
 
@@ -328,8 +349,8 @@ def _recv(att: Attempt) -> bool:
     att.buf += chunk
     if chunk and not answer_complete(att.buf):
         return False
-    assert att.req.nonce is not None and att.rtt is not None
-    return _done(att, reply_sample(att.req.nonce, att.chal, att.buf, att.rtt, att.t))
+    assert att.rtt is not None
+    return _done(att, reply_sample(att.key, att.chal, att.buf, att.rtt, att.t))
 
 
 def step(att: Attempt) -> bool:
@@ -399,7 +420,8 @@ async def probe(req: ProbeRequest, ops: Optional[SocketOps] = None) -> Sample:
             if req.nonce is None:
                 return Sample(OPEN, rtt[0], rtt[1], t=t)
             stage = CHALLENGE
-            chal = challenge.new_challenge()
+            keys = request_keys(req)
+            chal = challenge.new_challenge(keys.challenge)
             await ops.sendall(sock, challenge.challenge_line(chal))
             reply = await _read_answer(ops, sock)
         except asyncio.CancelledError:
@@ -408,7 +430,7 @@ async def probe(req: ProbeRequest, ops: Optional[SocketOps] = None) -> Sample:
             return deadline_sample(stage, rtt, req.timeout_ms, t)
         except OSError as exc:
             return oserror_sample(stage, exc, t, rtt)
-        return reply_sample(req.nonce, chal, reply, rtt, t)
+        return reply_sample(keys.answer, chal, reply, rtt, t)
     finally:
         deadline.close()
         _abort_close(sock)

@@ -1,8 +1,10 @@
-"""Responders on real loopback sockets: bounded, honest about what they could open."""
+"""Responders on real loopback sockets: bounded, honest about what they could open,
+answering only their own sweep, with their own identity's key."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any, List, Tuple
 
@@ -16,17 +18,35 @@ from netcheck_agent.protocol import (
 from netcheck_agent.responder import ResponderSet
 
 NONCE = "0badc0de" * 4
+OTHER_NONCE = "5eed" * 8
+HOST = "mt01"
 
 
 async def start(
-    *specs: Tuple[str, int], ttl_s: float = 5, max_conns: int = 100, read_timeout_s: float = 3
+    *specs: Tuple[str, int],
+    ttl_s: float = 5,
+    max_conns: int = 100,
+    read_timeout_s: float = 3,
+    nonce: str = NONCE,
+    host: str = HOST,
+    **kwargs: Any,
 ) -> Tuple[ResponderSet, RespondersReady, List[RespondersStopped]]:
     self_stops: List[RespondersStopped] = []
-    req = RespondersStart(
-        "r1", NONCE, tuple(ListenSpec(a, p) for a, p in specs), ttl_s=ttl_s, max_conns=max_conns
-    )
-    rs = ResponderSet(req, self_stops.append, read_timeout_s)
+    listen = tuple(ListenSpec(a, p) for a, p in specs)
+    req = RespondersStart("r1", nonce, listen, ttl_s=ttl_s, max_conns=max_conns, host=host)
+    rs = ResponderSet(req, self_stops.append, read_timeout_s, **kwargs)
     return rs, await rs.start(), self_stops
+
+
+def sweep_challenge(nonce: str = NONCE) -> str:
+    return challenge.new_challenge(challenge.challenge_key(nonce))
+
+
+async def prove(address: str, port: int, host: str = HOST) -> bool:
+    """One probe's exchange: a challenge of the sweep, the answer checked for ``host``."""
+    chal = sweep_challenge()
+    reply = await exchange(address, port, challenge.challenge_line(chal))
+    return challenge.verify_answer(challenge.keys(NONCE, host, address, port).answer, chal, reply)
 
 
 async def exchange(address: str, port: int, line: bytes) -> bytes:
@@ -48,9 +68,7 @@ def test_answers_a_challenge_then_closes(arun: Any) -> None:
     async def main() -> None:
         rs, ready, _ = await start(("127.0.0.13", 0))
         port = ready.listening[0].port
-        chal = challenge.new_challenge()
-        reply = await exchange("127.0.0.13", port, challenge.challenge_line(chal))
-        assert challenge.verify_answer(NONCE, chal, reply)
+        assert await prove("127.0.0.13", port)
         stopped = await rs.stop()
         assert (stopped.connections, stopped.proven, stopped.reason) == (1, 1, "requested")
 
@@ -114,16 +132,57 @@ def test_ttl_expiry_closes_everything_by_itself(arun: Any) -> None:
     arun(main())
 
 
-def test_max_conns_caps_the_total_and_closes(arun: Any) -> None:
+def test_its_answer_proves_only_its_own_identity(arun: Any) -> None:
+    """Keyed to host, address and port: useless to anyone posing as another destination."""
+
+    async def main() -> None:
+        rs, ready, _ = await start(("127.0.0.13", 0), ("127.0.0.13", 0))
+        a, b = (x.port for x in ready.listening)
+        chal = sweep_challenge()
+        reply = await exchange("127.0.0.13", a, challenge.challenge_line(chal))
+        for host, port, ok in ((HOST, a, True), ("ps-azure", a, False), (HOST, b, False)):
+            key = challenge.keys(NONCE, host, "127.0.0.13", port).answer
+            assert challenge.verify_answer(key, chal, reply) is ok
+        identities = [
+            (HOST, "127.0.0.13", b),
+            ("ps-azure", "127.0.0.13", a),
+            (HOST, "127.0.0.13", a),
+        ]
+        token = challenge.answer_token(reply)
+        assert token is not None
+        assert challenge.answered_by(NONCE, identities, chal, token) == identities[2]
+        await rs.stop()
+
+    arun(main())
+
+
+def test_no_signing_oracle_and_other_sweeps_are_told_so(arun: Any) -> None:
+    """Untagged and foreign challenges get no MAC at all, and are not counted."""
+
+    async def main() -> None:
+        rs, ready, _ = await start(("127.0.0.13", 0))
+        port = ready.listening[0].port
+        for chal in ("0f" * 16, "0f" * 32, sweep_challenge(OTHER_NONCE)):
+            reply = await exchange("127.0.0.13", port, challenge.challenge_line(chal))
+            assert reply == challenge.OTHER_SWEEP_LINE
+        stopped = await rs.stop()
+        assert (stopped.connections, stopped.proven) == (3, 0)
+
+    arun(main())
+
+
+def test_max_conns_caps_the_answered_challenges_and_closes(arun: Any) -> None:
     async def main() -> None:
         _rs, ready, self_stops = await start(("127.0.0.13", 0), max_conns=3)
         port = ready.listening[0].port
+        for _ in range(5):  # plain connects and strangers' lines: not counted
+            socket.create_connection(("127.0.0.13", port)).close()
+            await exchange("127.0.0.13", port, b"NETCHECK1 deadbeef\n")
+        assert not self_stops
         for _ in range(3):
-            chal = challenge.new_challenge()
-            reply = await exchange("127.0.0.13", port, challenge.challenge_line(chal))
-            assert challenge.verify_answer(NONCE, chal, reply)
+            assert await prove("127.0.0.13", port)
         await asyncio.sleep(0.1)
-        assert [(s.reason, s.connections, s.proven) for s in self_stops] == [("max_conns", 3, 3)]
+        assert [(s.reason, s.connections, s.proven) for s in self_stops] == [("max_conns", 13, 3)]
         refused = False
         try:
             await asyncio.open_connection("127.0.0.13", port)
@@ -147,3 +206,60 @@ def test_a_silent_client_is_cut_off_at_stop(arun: Any) -> None:
             silent.close()
 
     arun(main())
+
+
+def test_a_flood_of_plain_connects_neither_closes_it_nor_locks_probes_out(arun: Any) -> None:
+    """1,100 connects that never send a line: the idle ones are shed oldest first,
+    the set stays open, and every probe between them is answered."""
+
+    async def main() -> None:
+        rs, ready, self_stops = await start(
+            ("127.0.0.13", 0), max_conns=1000, read_timeout_s=2, max_idle=64
+        )
+        port = ready.listening[0].port
+        held: List[socket.socket] = []
+        proven = 0
+        try:
+            for i in range(1100):
+                sock = socket.socket()
+                sock.setblocking(False)
+                held.append(sock)
+                with contextlib.suppress(BlockingIOError):  # completes in the kernel
+                    sock.connect(("127.0.0.13", port))
+                if i % 100 == 99:
+                    await asyncio.sleep(0.01)  # let the set accept
+                    proven += await prove("127.0.0.13", port)
+            await asyncio.sleep(0.2)
+            proven += await prove("127.0.0.13", port)
+        finally:
+            for sock in held:
+                sock.close()
+        assert proven == 12 and not self_stops
+        stopped = await rs.stop()
+        assert stopped.proven == 12 and stopped.connections >= 1000
+        assert rs.shed >= 900  # at most 64 of them were ever kept
+
+    arun(main(), 30)
+
+
+def test_a_port_held_by_another_sweep_is_reported_as_such(arun: Any, listen: Any) -> None:
+    """Not "in use" (a real service to probe), not ours: another netcheck sweep's."""
+    _busy, service_port = listen("127.0.0.14")
+
+    async def main() -> RespondersReady:
+        other, other_ready, _ = await start(("127.0.0.14", 0), nonce=OTHER_NONCE)
+        held = other_ready.listening[0].port
+        try:
+            rs, ready, _ = await start(("127.0.0.14", held), ("127.0.0.14", service_port))
+            await rs.stop()
+        finally:
+            stopped = await other.stop()
+        assert stopped.proven == 0  # our check earned no answer there
+        return ready
+
+    ready = arun(main())
+    assert [(r.reason, r.detail) for r in ready.refused] == [
+        ("other_sweep", "another netcheck sweep holds this port"),
+        ("in_use", ready.refused[1].detail),
+    ]
+    assert "EADDRINUSE" in ready.refused[1].detail

@@ -87,21 +87,34 @@ def test_handshake_only_when_the_peer_stays_silent(arun: Any, listen: Any) -> No
 
 def test_proven_open_against_the_real_responder(arun: Any) -> None:
     async def main() -> List[Sample]:
-        start = RespondersStart("r", NONCE, (ListenSpec("127.0.0.12", 0),), ttl_s=5, max_conns=10)
+        start = RespondersStart(
+            "r", NONCE, (ListenSpec("127.0.0.12", 0),), ttl_s=5, max_conns=10, host="mt01"
+        )
         rs = ResponderSet(start, lambda stopped: None)
         ready = await rs.start()
         port = ready.listening[0].port
         samples = [
-            await tcp_connect.probe(ProbeRequest("c", "tcp_connect", "127.0.0.12", port, nonce=n))
-            for n in (NONCE, "beef" * 8, None)
+            await tcp_connect.probe(
+                ProbeRequest("c", "tcp_connect", "127.0.0.12", port, nonce=n, dst_host=h)
+            )
+            for n, h in ((NONCE, "mt01"), (NONCE, "ps-azure"), ("beef" * 8, "mt01"), (None, None))
         ]
         stopped = await rs.stop()
-        assert (stopped.connections, stopped.proven) == (3, 2)
+        assert (stopped.connections, stopped.proven) == (4, 2)
         return samples
 
-    right, wrong, plain = arun(main())
+    right, misdirected, other_sweep, plain = arun(main())
     assert (right.outcome, right.proven) == ("open", True)
-    assert (wrong.outcome, wrong.detail) == ("handshake_only", "connected, then wrong answer")
+    assert (misdirected.outcome, misdirected.proven, misdirected.detail) == (
+        "handshake_only",
+        False,
+        "answered by a different netcheck responder",
+    )
+    assert misdirected.facts is not None and set(misdirected.facts) == {"challenge", "answer"}
+    assert (other_sweep.outcome, other_sweep.detail) == (
+        "handshake_only",
+        "another netcheck sweep holds this port",
+    )
     assert (plain.outcome, plain.proven) == ("open", False)
 
 

@@ -114,10 +114,15 @@ def run_probe(ops: FakeOps, **fields: Any) -> Sample:
     return sample
 
 
-def _correct(sent: bytes) -> bytes:
-    chal = re.fullmatch(rb"NETCHECK1 ([0-9a-f]{32})\n", sent)
+#: The keys of the responder run_probe's requests mean ("" host, 127.0.0.11:9443).
+KEYS = challenge.keys(NONCE, "", "127.0.0.11", 9443)
+
+
+def _correct(sent: bytes, key: bytes = KEYS.answer) -> bytes:
+    chal = re.fullmatch(rb"NETCHECK1 ([0-9a-f]{64})\n", sent)
     assert chal, sent
-    return challenge.answer_line(NONCE, chal.group(1).decode())
+    assert challenge.is_sweep_challenge(KEYS.challenge, chal.group(1).decode())
+    return challenge.answer_line(key, chal.group(1).decode())
 
 
 def test_registry_knows_tcp_connect() -> None:
@@ -197,7 +202,9 @@ def test_proven_open_with_the_right_answer() -> None:
         (lambda sent: ConnectionResetError(errno.ECONNRESET, "reset"), "ECONNRESET"),
         (lambda sent: None, "no answer before deadline"),
         (lambda sent: b"SSH-2.0-OpenSSH_9.6\r\n", "garbage 'SSH-2.0"),
-        (lambda sent: b"NETCHECK1 " + b"0" * 64 + b"\n", "wrong answer"),
+        (lambda sent: b"NETCHECK1 " + b"0" * 64 + b"\n", challenge.DETAIL_MISDIRECTED),
+        (lambda sent: b"NETCHECK1 " + b"0" * 63 + b"\n", "wrong answer"),
+        (lambda sent: challenge.OTHER_SWEEP_LINE, challenge.DETAIL_OTHER_SWEEP),
         (lambda sent: b"x" * 500, "garbage"),
         (lambda sent: b"NETCHECK1 " + _correct(sent)[10:].upper(), "wrong answer"),
     ],
@@ -209,12 +216,34 @@ def test_handshake_only_when_the_peer_is_not_our_responder(reply: Callable, deta
     assert s.rtt_us is not None  # the handshake itself did complete
 
 
-def test_answer_with_another_nonce_is_not_proof() -> None:
-    def other(sent: bytes) -> bytes:
-        return challenge.answer_line("ffff", sent[len("NETCHECK1 ") : -1].decode())
+def test_answer_of_another_responder_is_not_proof_and_carries_the_evidence() -> None:
+    mt01 = challenge.keys(NONCE, "mt01", "127.0.0.20", 9443).answer
+    sent: list[bytes] = []
+
+    def other(line: bytes) -> bytes:
+        sent.append(line)
+        return _correct(line, key=mt01)
 
     s = run_probe(FakeOps(reply=other), nonce=NONCE)
-    assert s.outcome == "handshake_only"
+    assert (s.outcome, s.proven, s.detail) == (
+        "handshake_only",
+        False,
+        "answered by a different netcheck responder",
+    )
+    chal = sent[0][len("NETCHECK1 ") : -1].decode()
+    assert s.facts == {"challenge": chal, "answer": challenge.answer(mt01, chal)}
+    named = challenge.answered_by(
+        NONCE, [("", "127.0.0.11", 9443), ("mt01", "127.0.0.20", 9443)], chal, s.facts["answer"]
+    )
+    assert named == ("mt01", "127.0.0.20", 9443)
+
+
+def test_the_destination_host_is_part_of_the_key() -> None:
+    s = run_probe(FakeOps(reply=_correct), nonce=NONCE, dst_host="ps-azure")
+    assert (s.outcome, s.detail) == ("handshake_only", challenge.DETAIL_MISDIRECTED)
+    ps = challenge.keys(NONCE, "ps-azure", "127.0.0.11", 9443).answer
+    s = run_probe(FakeOps(reply=lambda sent: _correct(sent, ps)), nonce=NONCE, dst_host="ps-azure")
+    assert (s.outcome, s.proven) == ("open", True)
 
 
 def test_socket_exhaustion_is_an_error_not_a_verdict() -> None:

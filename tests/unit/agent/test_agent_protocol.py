@@ -262,6 +262,18 @@ _requests = st.builds(
     interval_ms=st.integers(0, p.MAX_INTERVAL_MS),
     timeout_ms=st.integers(TIMEOUT_MS.lo, p.MAX_TIMEOUT_MS),
     nonce=st.none() | _hex,
+    dst_host=st.none() | st.sampled_from(["mt01", "ps-azure"]),
+)
+_responder_starts = st.builds(
+    p.RespondersStart,
+    id=_text,
+    nonce=_hex,
+    listen=st.lists(
+        st.builds(p.ListenSpec, st.just("127.0.0.11"), st.integers(0, 65535)), max_size=3
+    ).map(tuple),
+    ttl_s=st.integers(1, 100),
+    max_conns=st.integers(1, 1000),
+    host=st.sampled_from(["", "mt01"]),
 )
 _batches = st.builds(
     p.ProbeBatch,
@@ -283,7 +295,7 @@ _results = st.builds(p.Result, _text, _text, st.lists(_samples, max_size=4).map(
 
 
 @settings(deadline=None)
-@given(st.one_of(_batches, _results))
+@given(st.one_of(_batches, _results, _responder_starts))
 def test_round_trip_property(msg: p.Message) -> None:
     assert p.decode(p.encode(msg)) == msg
 
@@ -319,6 +331,7 @@ def test_fuzz_bytes_only_protocol_error(data: bytes) -> None:
                 "listening",
                 "refused",
                 "nonce",
+                "dst_host",
                 "port",
                 "concurrency",
                 "protocol",
@@ -358,3 +371,26 @@ def test_fuzz_mutated_valid_lines_only_protocol_error(line: bytes, data: st.Data
     cut = data.draw(st.integers(0, 3))
     with contextlib.suppress(ProtocolError):
         p.decode(line[:pos] + junk + line[pos + cut :])
+
+
+def test_responder_identity_fields_are_optional_and_bounded() -> None:
+    """v1 peers that never send them still decode; bad values name the field."""
+    start = p.decode(b'{"type":"responders_start","id":"r","nonce":"ab","listen":[]}')
+    assert isinstance(start, p.RespondersStart) and start.host == ""
+    batch = p.decode(
+        b'{"type":"probe_batch","batch":"b","probes":[{"cell":"c","kind":"tcp_connect",'
+        b'"dst":"::1","port":1,"nonce":"ab"}]}'
+    )
+    assert isinstance(batch, p.ProbeBatch) and batch.probes[0].dst_host is None
+    assert "dst_host" not in p.ProbeRequest("c", "tcp_connect", "::1", 1).to_dict()
+    for line, field in (
+        (b'{"type":"responders_start","id":"r","nonce":"ab","listen":[],"host":7}', "host"),
+        (
+            b'{"type":"probe_batch","batch":"b","probes":[{"cell":"c","kind":"tcp_connect",'
+            b'"dst":"::1","port":1,"dst_host":""}]}',
+            "dst_host",
+        ),
+    ):
+        with pytest.raises(ProtocolError) as info:
+            p.decode(line)
+        assert field in str(info.value)

@@ -114,10 +114,13 @@ def start(sock: Scripted, **fields: Any) -> tcp_connect.Attempt:
     return tcp_connect.start(req(**fields), lambda family: sock)
 
 
+KEYS = challenge.keys(NONCE, "", "127.0.0.11", 9443)  # what req() means
+
+
 def answer_to(sent: bytes) -> bytes:
-    m = re.fullmatch(rb"NETCHECK1 ([0-9a-f]{32})\n", sent)
+    m = re.fullmatch(rb"NETCHECK1 ([0-9a-f]{64})\n", sent)
     assert m, sent
-    return challenge.answer_line(NONCE, m.group(1).decode())
+    return challenge.answer_line(KEYS.answer, m.group(1).decode())
 
 
 def assert_closed_with_rst(sock: Scripted) -> None:
@@ -267,7 +270,7 @@ def test_challenge_that_does_not_fit_waits_for_writable() -> None:
     assert tcp_connect.step(att) is False and att.want == WANT_WRITE  # EAGAIN
     assert tcp_connect.step(att) is False and att.want == WANT_WRITE  # 10 bytes out
     assert tcp_connect.step(att) is False and att.want == WANT_READ  # the rest
-    assert len(sock.sent) == len(challenge.challenge_line("0" * 32))
+    assert len(sock.sent) == len(challenge.challenge_line("0" * 64))
 
 
 @pytest.mark.parametrize(
@@ -276,7 +279,9 @@ def test_challenge_that_does_not_fit_waits_for_writable() -> None:
         ([b""], "connected, then eof"),
         ([ConnectionResetError(errno.ECONNRESET, "reset")], "ECONNRESET"),
         ([b"SSH-2.0-OpenSSH_9.6\r\n"], "garbage 'SSH-2.0"),
-        ([b"NETCHECK1 " + b"0" * 64 + b"\n"], "wrong answer"),
+        ([b"NETCHECK1 " + b"0" * 64 + b"\n"], challenge.DETAIL_MISDIRECTED),
+        ([b"NETCHECK1 ", b"0" * 60 + b"\n"], "wrong answer"),
+        ([challenge.OTHER_SWEEP_LINE], challenge.DETAIL_OTHER_SWEEP),
         ([b"x" * 100, b"y" * 100], "garbage"),
     ],
 )
@@ -368,10 +373,10 @@ def test_oserror_sample_by_stage() -> None:
 
 
 def test_reply_and_deadline_samples() -> None:
-    chal = "ab" * 16
-    good = challenge.answer_line(NONCE, chal)
-    assert tcp_connect.reply_sample(NONCE, chal, good, (3, "tcp_info"), 1.0).proven
-    bad = tcp_connect.reply_sample(NONCE, chal, b"", (3, "tcp_info"), 1.0)
+    chal = "ab" * 32
+    good = challenge.answer_line(KEYS.answer, chal)
+    assert tcp_connect.reply_sample(KEYS.answer, chal, good, (3, "tcp_info"), 1.0).proven
+    bad = tcp_connect.reply_sample(KEYS.answer, chal, b"", (3, "tcp_info"), 1.0)
     assert (bad.outcome, bad.detail) == ("handshake_only", "connected, then eof")
     assert tcp_connect.deadline_sample("connect", None, 5, 1.0).outcome == "timeout"
     late = tcp_connect.deadline_sample("challenge", (3, "tcp_info"), 5, 1.0)

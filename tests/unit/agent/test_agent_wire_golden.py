@@ -51,12 +51,13 @@ GOLDEN: List[Tuple[Any, bytes]] = [
                     200,
                     750,
                     "00ff",
+                    dst_host="mt01",
                 ),
                 p.ProbeRequest("c2", "tcp_connect", "::1", 22),
             ),
             64,
         ),
-        b'{"type":"probe_batch","batch":"b1","concurrency":64,"probes":[{"cell":"cs01->mt01:9443","kind":"tcp_connect","dst":"127.0.0.11","port":9443,"src":"127.0.0.10","samples":3,"interval_ms":200,"timeout_ms":750,"nonce":"00ff"},{"cell":"c2","kind":"tcp_connect","dst":"::1","port":22,"src":null,"samples":1,"interval_ms":0,"timeout_ms":1000,"nonce":null}]}\n',
+        b'{"type":"probe_batch","batch":"b1","concurrency":64,"probes":[{"cell":"cs01->mt01:9443","kind":"tcp_connect","dst":"127.0.0.11","port":9443,"src":"127.0.0.10","samples":3,"interval_ms":200,"timeout_ms":750,"nonce":"00ff","dst_host":"mt01"},{"cell":"c2","kind":"tcp_connect","dst":"::1","port":22,"src":null,"samples":1,"interval_ms":0,"timeout_ms":1000,"nonce":null}]}\n',
     ),
     (
         p.ProbeBatch(
@@ -121,13 +122,18 @@ GOLDEN: List[Tuple[Any, bytes]] = [
     ),
     (
         p.RespondersStart(
-            "r1", "abcd", (p.ListenSpec("127.0.0.11", 443), p.ListenSpec("::1", 0)), 2.5, 10
+            "r1",
+            "abcd",
+            (p.ListenSpec("127.0.0.11", 443), p.ListenSpec("::1", 0)),
+            2.5,
+            10,
+            "mt01",
         ),
-        b'{"type":"responders_start","id":"r1","nonce":"abcd","ttl_s":2.5,"max_conns":10,"listen":[{"address":"127.0.0.11","port":443},{"address":"::1","port":0}]}\n',
+        b'{"type":"responders_start","id":"r1","nonce":"abcd","ttl_s":2.5,"max_conns":10,"host":"mt01","listen":[{"address":"127.0.0.11","port":443},{"address":"::1","port":0}]}\n',
     ),
     (
         p.RespondersStart("r2", "00ff", ()),
-        b'{"type":"responders_start","id":"r2","nonce":"00ff","ttl_s":60,"max_conns":10000,"listen":[]}\n',
+        b'{"type":"responders_start","id":"r2","nonce":"00ff","ttl_s":60,"max_conns":10000,"host":"","listen":[]}\n',
     ),
     (
         p.RespondersReady(
@@ -428,7 +434,7 @@ MINIMAL: List[Tuple[bytes, bytes]] = [
     ),
     (
         b'{"type":"responders_start","id":"r","nonce":"ab","listen":[{"address":"::1","port":0}]}',
-        b'{"type":"responders_start","id":"r","nonce":"ab","ttl_s":60,"max_conns":10000,"listen":[{"address":"::1","port":0}]}\n',
+        b'{"type":"responders_start","id":"r","nonce":"ab","ttl_s":60,"max_conns":10000,"host":"","listen":[{"address":"::1","port":0}]}\n',
     ),
     (
         b'{"type":"responders_ready","id":"r","listening":[],"refused":[{"address":"x","port":1,"reason":"error"}]}',
