@@ -18,6 +18,7 @@ from typing import TypeVar
 from netcheck_agent import protocol as p
 
 from netcheck.errors import AgentLost, ProtocolError, TransportError
+from netcheck.peertext import decode_peer_line
 from netcheck.transports.base import AgentChannel
 
 __all__ = ["AgentClient", "ResponderOutcome"]
@@ -95,7 +96,7 @@ class AgentClient:
             await channel.close()
             raise TransportError(host, "the agent exited before saying hello")
         try:
-            msg = p.decode(line)
+            msg = decode_peer_line(line)
         except p.ProtocolError as exc:
             await channel.close()
             shown = line[:120].decode("utf-8", "replace").strip()
@@ -140,7 +141,7 @@ class AgentClient:
                     self._mark_lost("the agent's channel closed (agent exited or was killed)")
                     return
                 try:
-                    msg = p.decode(line)
+                    msg = decode_peer_line(line)
                 except p.ProtocolError as exc:
                     log.warning(
                         "[host=%s] ignoring a malformed line from the agent: %s", self.host, exc

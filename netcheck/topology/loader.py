@@ -12,6 +12,7 @@ from pathlib import Path as FsPath
 from typing import TypeVar
 
 from netcheck.errors import ErrorCollector
+from netcheck.peertext import has_control
 from netcheck.topology.bandwidth import parse_bandwidth
 from netcheck.topology.inventory import (
     FailbackSettings,
@@ -36,6 +37,7 @@ from netcheck.topology.model import (
     Topology,
     Transport,
     UserRule,
+    python_problem,
 )
 from netcheck.topology.services import AzureSettings, parse_azure, parse_dns_query, parse_tls_hint
 from netcheck.yamlsource import Node, load_yaml_file, load_yaml_text
@@ -68,9 +70,17 @@ _ROLE_NAMES = {r.value: r for r in Role}
 def _address(node: Node) -> IPAddress:
     text = node.as_str() if not isinstance(node.value, int) else str(node.value)
     try:
-        return ipaddress.ip_address(text.strip())
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         node.fail(f"{text!r} is not an IP address; expected e.g. 198.18.2.10 or 2001:db8::10")
+    # not one machine: a responder bound to 0.0.0.0 would listen on every interface
+    if address.is_unspecified:
+        node.fail(f"{address} is the unspecified address, not a host; give the host's own address")
+    if address.is_multicast:
+        node.fail(f"{address} is a multicast address, not a host")
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        node.fail(f"{address} is the broadcast address, not a host")
+    return address
 
 
 def _network(node: Node) -> IPNetwork:
@@ -90,8 +100,20 @@ def _port(node: Node) -> int:
 
 def _name(node: Node, what: str) -> str:
     text = node.as_str()
-    if not text or any(c.isspace() for c in text) or "|" in text:
-        node.fail(f"{text!r} is not a valid {what} name (no spaces or '|')")
+    if not text or any(c.isspace() for c in text) or "|" in text or has_control(text):
+        node.fail(f"{text!r} is not a valid {what} name (no spaces, control characters or '|')")
+    return text
+
+
+def _python(node: Node) -> str:
+    """`agent.python`: an interpreter path or command name, never shell text."""
+    text = node.as_str()
+    problem = python_problem(text)
+    if problem is not None:
+        node.fail(
+            f"{text!r} {problem}; expected the path of a Python 3.9+ interpreter or a command "
+            "name, e.g. python3, /opt/py/bin/python3 or C:\\Python311\\python.exe"
+        )
     return text
 
 
@@ -218,7 +240,7 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
         transport=transport,
         user=fields["user"].as_str() if "user" in fields else None,
         port=_port(fields["port"]) if "port" in fields else 22,
-        python=fields["python"].as_str() if "python" in fields else "python3",
+        python=_python(fields["python"]) if "python" in fields else "python3",
         ssh_address=ssh_address,
         responders=fields["responders"].as_bool() if "responders" in fields else True,
     )
@@ -277,9 +299,13 @@ def _parse_host(
         node.fail("a host needs 'address' or 'nics'")
     seen: dict[IPAddress, str] = {}
     for nic, where in zip(nics, _address_nodes(m), strict=True):
-        if site.network_of(nic.address) is None:
+        net_name = site.network_of(nic.address)
+        if net_name is None:
             nets = ", ".join(f"{n} {c}" for n, c in site.networks)
             where.fail(f"{nic.address} is outside the networks of site {site_name!r} ({nets})")
+        net = dict(site.networks)[net_name]
+        if net.version == 4 and net.prefixlen < 31 and nic.address == net.broadcast_address:
+            where.fail(f"{nic.address} is the broadcast address of {net_name} {net}, not a host")
         if nic.address in seen:
             where.fail(f"NICs {seen[nic.address]!r} and {nic.name!r} share address {nic.address}")
         seen[nic.address] = nic.name

@@ -10,6 +10,7 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
+from netcheck.peertext import has_control
 from netcheck.topology.bandwidth import BandwidthCheck
 from netcheck.topology.inventory import FailbackSettings, HostInventory
 from netcheck.topology.services import AzureSettings, TlsHint
@@ -18,6 +19,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 __all__ = [
+    "PYTHON_FORBIDDEN",
     "AgentSpec",
     "Host",
     "IPAddress",
@@ -33,6 +35,7 @@ __all__ = [
     "Topology",
     "Transport",
     "UserRule",
+    "python_problem",
 ]
 
 
@@ -127,6 +130,28 @@ class Nic:
     name: str
     address: IPAddress
     faces: tuple[str, ...] = ()
+
+
+# characters no interpreter path or command name needs, and that some shell would
+# act on (the SSH transport quotes anyway: netcheck.transports.remote_shell)
+PYTHON_FORBIDDEN = frozenset("\"%!$`;&|<>*?'^\n\r\t")
+
+
+def python_problem(python: str) -> str | None:
+    """Why `python` is not an interpreter path or command name, or None if it is."""
+    if not python.strip():
+        return "is empty"
+    if python != python.strip():
+        return "has leading or trailing spaces"
+    if python.startswith("-"):
+        return "starts with '-'"
+    if has_control(python):
+        return "contains a control character"
+    bad = sorted({c for c in python if c in PYTHON_FORBIDDEN})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        return f"contains {shown}, which a shell would interpret"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,28 +5,38 @@ Security rules this module keeps:
   unless the user opted in to trust-on-first-use (`trust_new_host_keys`), and a
   *changed* key is always refused;
 - authentication is by key or SSH agent only; no passwords are read or stored;
+- a key marked `@revoked` in known_hosts is refused always, trust-on-first-use or not;
 - the agent opens no port: the SSH channel's stdin/stdout is its only control path,
-  and it exits when the channel closes (and by its own `--max-seconds` cap).
+  and it exits when the channel closes (and by its own `--max-seconds` cap);
+- an agent file already on the host is run only when its content hash is the one of
+  the agent this coordinator carries, and no other user can write it; anything else
+  is replaced by a fresh upload;
+- the remote command is quoted for the remote shell (`remote_shell`), and every
+  text the host sends back is escaped before it reaches a report (`peertext`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
-import shlex
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import asyncssh
 
 from netcheck.errors import TransportError
+from netcheck.peertext import escape_control
 from netcheck.topology.model import Host
 from netcheck.transports.base import AgentChannel
+from netcheck.transports.remote_shell import QuotingError, agent_command, remote_platform
 
 __all__ = ["SshOptions", "SshTransport", "agent_zipapp"]
 
@@ -56,6 +66,11 @@ class SshOptions:
     agent_max_seconds: int = 3600
     zipapp: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # SSH-level keepalives: a peer that answers none of `keepalive_count_max` probes
+    # sent `keepalive_interval` s apart is dead, and its channel ends (agent lost)
+    keepalive_interval: float = 15.0
+    keepalive_count_max: int = 3
+    remote_dir: str = REMOTE_DIR  # relative to the login's home
 
     def known_hosts_path(self) -> Path:
         return self.known_hosts or Path.home() / ".ssh" / "known_hosts"
@@ -139,7 +154,8 @@ class _HelloGuard:
 
 
 def _explain_start_failure(stderr: str) -> str:
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    # the host wrote this: escape it before it reaches a report (no ESC, no newline)
+    last = escape_control(stderr.strip().splitlines()[-1]) if stderr.strip() else ""
     low = stderr.lower()
     if "not found" in low or "not recognized" in low or "no such file" in low:
         return f"the agent could not start: Python not found on the host ({last}); set agent.python"
@@ -150,13 +166,54 @@ def _explain_start_failure(stderr: str) -> str:
     return f"the agent could not start: {last}"
 
 
+class _TofuClient(asyncssh.SSHClient):
+    """Accepts a host key not in known_hosts (the user opted in to trust on first use);
+    asyncssh still refuses a revoked key before asking. Notes whether TCP connected,
+    so a timeout can say "something answered, but not sshd"."""
+
+    def __init__(self, trusting: bool) -> None:
+        self.trusting = trusting
+        self.tcp_connected = False
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.tcp_connected = True
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        return self.trusting
+
+
+def _key_problem(path: Path, exc: BaseException) -> str:
+    """Why a private key file can't be used, in words a user can act on."""
+    text = str(exc)
+    if isinstance(exc, PermissionError):
+        why = "permission denied (the file is not readable by this user)"
+    elif isinstance(exc, IsADirectoryError):
+        why = "is a directory"
+    elif isinstance(exc, FileNotFoundError):
+        why = "no such file"
+    elif isinstance(exc, OSError):
+        why = exc.strerror or text
+    elif "passphrase" in text.lower():
+        why = "passphrase-protected; load it into ssh-agent (ssh-add) and leave out -i"
+    elif path.suffix == ".pub" or "public" in text.lower():
+        why = "this is a public key; -i takes the private key file (without .pub)"
+    else:
+        why = f"not a private key netcheck can read ({text})"
+    return f"could not load SSH key {path}: {why}"
+
+
 class SshTransport:
     name = "ssh"
 
     def __init__(self, options: SshOptions | None = None) -> None:
         self.options = options or SshOptions()
         self._zipapp: Path | None = options.zipapp if options else None
+        self._zip_digest: str | None = None
         self._known_hosts: asyncssh.SSHKnownHosts | None = None
+        self._revoked_entries: list[asyncssh.SSHKnownHosts] = []
+        self._client_keys: list[asyncssh.SSHKey] | str | None = None  # str: why not
         self._trust_lock = asyncio.Lock()
 
     def _zip(self) -> Path:
@@ -164,47 +221,105 @@ class SshTransport:
             self._zipapp = agent_zipapp()
         return self._zipapp
 
+    def _zip_sha256(self) -> str:
+        if self._zip_digest is None:
+            self._zip_digest = hashlib.sha256(self._zip().read_bytes()).hexdigest()
+        return self._zip_digest
+
     def _load_known_hosts(self) -> asyncssh.SSHKnownHosts:
         if self._known_hosts is None:
             path = self.options.known_hosts_path()
             try:
-                self._known_hosts = asyncssh.read_known_hosts(str(path))
+                text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
-                self._known_hosts = asyncssh.import_known_hosts("")
+                text = ""
             except (OSError, ValueError) as exc:
                 raise TransportError("*", f"cannot read known_hosts {path}: {exc}") from None
+            try:
+                self._known_hosts = asyncssh.import_known_hosts(text)
+            except ValueError as exc:
+                raise TransportError("*", f"cannot read known_hosts {path}: {exc}") from None
+            # each @revoked entry on its own, as if trusted: matching it then says
+            # whether it names this host (asyncssh's own match drops a revoked entry
+            # with a port when no trusted key matches that port)
+            self._revoked_entries = []
+            for line in text.splitlines():
+                marker, _, entry = line.strip().partition(" ")
+                if marker == "@revoked":
+                    with contextlib.suppress(ValueError):
+                        self._revoked_entries.append(asyncssh.import_known_hosts(entry))
         return self._known_hosts
 
-    def _is_known(self, address: str, port: int) -> bool:
+    def _host_keys(
+        self, address: str, port: int
+    ) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
+        """Trusted host keys, CA keys and revoked keys for this host from known_hosts."""
         kh = self._load_known_hosts()
-        keys = kh.match(address, address, port)
-        return bool(keys[0] or keys[1])
+        match_port = None if port == 22 else port  # as asyncssh matches
+        trusted, ca = kh.match(address, address, match_port)[:2]
+        revoked = [
+            key
+            for entry in self._revoked_entries
+            for key in entry.match(address, address, match_port)[0]
+        ]
+        return list(trusted), list(ca), revoked
+
+    def _keys(self, host: str) -> list[asyncssh.SSHKey] | None:
+        """The -i keys, loaded once; a key that can't be loaded fails each SSH host
+        with the real cause (local hosts are not affected)."""
+        if not self.options.identities:
+            return None
+        if self._client_keys is None:
+            keys: list[asyncssh.SSHKey] = []
+            for path in self.options.identities:
+                try:
+                    keys.append(asyncssh.read_private_key(str(path)))
+                except (OSError, ValueError, asyncssh.Error) as exc:  # KeyImportError: ValueError
+                    self._client_keys = _key_problem(path, exc)
+                    break
+            else:
+                self._client_keys = keys
+        if isinstance(self._client_keys, str):
+            raise TransportError(host, self._client_keys)
+        return self._client_keys
 
     async def _connect(self, host: Host) -> asyncssh.SSHClientConnection:
         spec = host.agent
         address = str(spec.ssh_address or host.nics[0].address)
         opts = self.options
-        known: object = self._load_known_hosts()
-        is_known = self._is_known(address, spec.port)
+        client_keys = self._keys(host.name)
+        trusted, ca, revoked = self._host_keys(address, spec.port)
+        is_known = bool(trusted or ca)
         trusting = not is_known and opts.trust_new_host_keys
-        if trusting:
-            known = None  # trust on first use, then record the key below
+        # revoked keys are refused in every case: asyncssh checks them before the
+        # trusted ones, and before it asks the client (which says yes when trusting)
+        known = (trusted, ca, revoked)
+        client = _TofuClient(trusting)
         kwargs: dict[str, object] = {
             "port": spec.port,
             "known_hosts": known,
             "connect_timeout": opts.connect_timeout,
             "login_timeout": opts.connect_timeout,
+            "keepalive_interval": opts.keepalive_interval,
+            "keepalive_count_max": opts.keepalive_count_max,
+            "client_factory": lambda: client,
         }
         if spec.user:
             kwargs["username"] = spec.user
-        if opts.identities:
-            kwargs["client_keys"] = [str(p) for p in opts.identities]
+        if client_keys is not None:
+            kwargs["client_keys"] = client_keys
         try:
             conn = await asyncio.wait_for(
                 asyncssh.connect(address, **kwargs),
                 opts.connect_timeout + 2,
             )
         except asyncssh.HostKeyNotVerifiable as exc:
+            if "revoked" in str(exc.reason).lower():
+                raise TransportError(
+                    host.name,
+                    f"host key of {address} is marked @revoked in {opts.known_hosts_path()}: "
+                    "refused (always, whatever --trust-new-host-keys says)",
+                ) from None
             if not is_known:
                 raise TransportError(
                     host.name,
@@ -225,6 +340,13 @@ class SshTransport:
                 "(authorized_keys on the host, or -i/--identity here)",
             ) from None
         except (asyncio.TimeoutError, TimeoutError):
+            if client.tcp_connected:
+                raise TransportError(
+                    host.name,
+                    f"{address}:{spec.port} accepted the connection but no SSH server answered "
+                    f"within {opts.connect_timeout:g} s (another service on that port, or a "
+                    "proxy in the way)",
+                ) from None
             raise TransportError(
                 host.name,
                 f"no SSH answer from {address}:{spec.port} within {opts.connect_timeout:g} s "
@@ -239,9 +361,17 @@ class SshTransport:
                 host.name, f"cannot reach {address}:{spec.port}: {exc.strerror or exc}"
             ) from None
         except asyncssh.Error as exc:
-            raise TransportError(host.name, f"SSH to {address} failed: {exc.reason}") from None
+            raise TransportError(
+                host.name, f"SSH to {address} failed: {escape_control(str(exc.reason))}"
+            ) from None
+        except ValueError as exc:  # a key asyncssh could not use after all
+            raise TransportError(host.name, f"SSH to {address} failed: {exc}") from None
         if trusting:
-            await self._record_host_key(host.name, address, spec.port, conn)
+            try:
+                await self._record_host_key(host.name, address, spec.port, conn)
+            except TransportError:
+                conn.close()
+                raise
         return conn
 
     async def _record_host_key(
@@ -254,9 +384,17 @@ class SshTransport:
         line = f"{entry} {key.export_public_key().decode().strip()}\n"
         path = self.options.known_hosts_path()
         async with self._trust_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="ascii") as fh:
-                fh.write(line)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="ascii") as fh:
+                    fh.write(line)
+            except OSError as exc:
+                raise TransportError(
+                    name,
+                    f"could not add the new host key of {address} to {path}: "
+                    f"{exc.strerror or exc}; make the file writable or add the key yourself "
+                    f"({key.get_algorithm()} {key.get_fingerprint()})",
+                ) from None
             self._known_hosts = None
         log.warning(
             "[host=%s] trusted a new host key on first contact: %s %s (added to %s)",
@@ -266,53 +404,123 @@ class SshTransport:
             path,
         )
 
-    async def _upload(self, host: Host, conn: asyncssh.SSHClientConnection) -> tuple[str, bool]:
-        """Put the zipapp in ~/.netcheck/ unless a file with the same hash is there."""
+    async def _reusable(self, sftp: asyncssh.SFTPClient, remote: str, host: Host) -> bool:
+        """Is the file at `remote` this exact agent, writable by its owner only?
+
+        The name carries a hash, but a name proves nothing: anyone who could write
+        the file could have put anything there. The content is read back and hashed
+        (about the cost of the upload it saves on a slow link is not the point: it
+        is the cost of not running a stranger's code).
+        """
+        try:
+            attrs = await sftp.stat(remote)
+        except asyncssh.SFTPNoSuchFile:
+            return False
         local = self._zip()
-        remote = f"{REMOTE_DIR}/{local.name}"
+        if attrs.size is not None and attrs.size != local.stat().st_size:
+            return False
+        perms = attrs.permissions or 0
+        if stat.S_IFMT(perms) and not stat.S_ISREG(perms):  # a link, a fifo, a directory
+            return False
+        if host.os != "windows" and perms & 0o022:  # Windows SFTP reports no useful modes
+            return False
+        digest = hashlib.sha256()
+        async with sftp.open(remote, "rb") as fh:
+            while True:
+                chunk = await fh.read(256 * 1024)
+                if not chunk:
+                    break
+                digest.update(cast(bytes, chunk))
+        return digest.hexdigest() == self._zip_sha256()
+
+    async def _upload(self, host: Host, conn: asyncssh.SSHClientConnection) -> tuple[str, bool]:
+        """Put the zipapp in ~/.netcheck/ unless this exact agent is there already."""
+        local = self._zip()
+        remote_dir = self.options.remote_dir
+        remote = f"{remote_dir}/{local.name}"
         try:
             async with conn.start_sftp_client() as sftp:
-                if await sftp.exists(remote):
-                    # the name is the content hash, and uploads land under a temporary
-                    # name first: a file with this name is this exact agent
-                    return remote, False
-                if not await sftp.exists(REMOTE_DIR):
+                if not await sftp.exists(remote_dir):
                     with contextlib.suppress(asyncssh.SFTPFailure):  # another upload made it
-                        await sftp.mkdir(REMOTE_DIR)
+                        await sftp.mkdir(remote_dir, asyncssh.SFTPAttrs(permissions=0o700))
+                dir_mode = (await sftp.stat(remote_dir)).permissions or 0
+                if host.os != "windows" and dir_mode & 0o022:
+                    raise TransportError(
+                        host.name,
+                        f"~/{remote_dir} on the host is writable by other users, who could swap "
+                        f"the agent: fix it (chmod 700 ~/{remote_dir})",
+                    )
+                if await self._reusable(sftp, remote, host):
+                    return remote, False
+                if await sftp.exists(remote):
+                    log.warning(
+                        "[host=%s] %s on the host is not this netcheck's agent (content or "
+                        "mode differs): replacing it",
+                        host.name,
+                        remote,
+                    )
                 tmp = f"{remote}.{secrets.token_hex(4)}.part"
                 await sftp.put(str(local), tmp)
-                try:
-                    await sftp.rename(tmp, remote)
-                except asyncssh.SFTPError:
-                    # a concurrent upload of the same agent won the race: same content
-                    await sftp.remove(tmp)
-                    if not await sftp.exists(remote):
-                        raise
+                if host.os != "windows":
+                    await sftp.chmod(tmp, 0o700)
+                await self._install(sftp, tmp, remote, host)
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(host.name, f"uploading the agent failed: {exc}") from None
         return remote, True
 
+    async def _install(self, sftp: asyncssh.SFTPClient, tmp: str, remote: str, host: Host) -> None:
+        """Move the uploaded `tmp` to `remote`, atomically where the server can.
+
+        Hosts sharing a home upload at the same time: the path must always name a
+        complete agent, and a stranger's file at it must be replaced, not kept.
+        """
+        try:
+            await sftp.posix_rename(tmp, remote)  # OpenSSH: atomic replace
+            return
+        except asyncssh.SFTPOpUnsupported:
+            pass
+        try:
+            await sftp.rename(tmp, remote)
+            return
+        except asyncssh.SFTPError:
+            pass
+        if await self._reusable(sftp, remote, host):  # a concurrent upload won the race
+            await sftp.remove(tmp)
+            return
+        await sftp.remove(remote)
+        await sftp.rename(tmp, remote)
+
     def _command(self, host: Host, remote: str) -> str:
         python = host.agent.python
-        # A Windows interpreter path has backslashes and maybe spaces: quote it the way
-        # both cmd.exe and POSIX shells accept (double quotes, no expansion inside).
-        py = f'"{python}"' if "\\" in python or " " in python else shlex.quote(python)
-        return f"{py} {remote} --max-seconds {int(self.options.agent_max_seconds)}"
+        platform = remote_platform(host.os, python)
+        try:
+            return agent_command(
+                python,
+                remote,
+                ["--max-seconds", str(int(self.options.agent_max_seconds))],
+                platform,
+            )
+        except QuotingError as exc:
+            raise TransportError(host.name, f"agent.python {exc}; give a plain path") from None
 
     async def start(self, host: Host) -> AgentChannel:
         t0 = time.perf_counter()
+        command = self._command(host, f"{self.options.remote_dir}/{self._zip().name}")
         conn = await self._connect(host)
         t1 = time.perf_counter()
         try:
-            remote, uploaded = await self._upload(host, conn)
+            _, uploaded = await self._upload(host, conn)
             t2 = time.perf_counter()
-            proc = await conn.create_process(self._command(host, remote), encoding=None)
+            proc = await conn.create_process(command, encoding=None)
         except TransportError:
             conn.close()
             raise
         except (asyncssh.Error, OSError) as exc:
             conn.close()
             raise TransportError(host.name, f"could not run the agent: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
         guard = _HelloGuard(_SshChannel(host.name, conn, proc))
         guard.timings = {
             "connect_s": t1 - t0,

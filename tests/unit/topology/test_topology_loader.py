@@ -360,7 +360,9 @@ def test_unknown_os() -> None:
 
 def test_bad_host_name() -> None:
     err = _err(HEAD + "hosts:\n  'cs 01': {site: onprem, roles: [vcenter], address: 127.0.2.1}\n")
-    assert err.message == "'cs 01' is not a valid host name (no spaces or '|')"
+    assert err.message == (
+        "'cs 01' is not a valid host name (no spaces, control characters or '|')"
+    )
 
 
 def test_unknown_key_in_defaults_agent() -> None:
