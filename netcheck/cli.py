@@ -13,9 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from netcheck import __version__
-from netcheck.commands import COMMANDS
-from netcheck.commands.common import EXIT_CODES_TEXT, EXIT_GO, EXIT_INTERRUPTED, EXIT_USAGE
 from netcheck.errors import NetcheckError, UsageError
+
+# the commands (and everything they import) load inside main(), so a Ctrl-C during
+# a slow start-up is an interruption (exit 130), not an import traceback
+_EXIT_INTERRUPTED = 130  # = netcheck.commands.common.EXIT_INTERRUPTED
 
 __all__ = ["main"]
 
@@ -40,6 +42,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from netcheck.commands import COMMANDS
+    from netcheck.commands.common import EXIT_CODES_TEXT
+
     parser = _Parser(
         prog="netcheck",
         description=_DESCRIPTION,
@@ -57,6 +62,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("netcheck: interrupted\n")
+        return _EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from netcheck.commands.common import EXIT_GO, EXIT_INTERRUPTED, EXIT_USAGE
+
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
