@@ -11,7 +11,7 @@ import ipaddress
 from pathlib import Path as FsPath
 from typing import TypeVar
 
-from netcheck.errors import ErrorCollector
+from netcheck.errors import ConfigError, ErrorCollector
 from netcheck.peertext import has_control
 from netcheck.topology.bandwidth import parse_bandwidth
 from netcheck.topology.inventory import (
@@ -65,6 +65,13 @@ _TOP_KEYS = frozenset(
     }
 )
 _ROLE_NAMES = {r.value: r for r in Role}
+
+# Port 20004 (multi-VM consistency) is probed between every two VMs of a replication
+# group, a full mesh: the docs say the group's VMs talk to each other, and any pair
+# that can't breaks the group's consistency. A group of N gives N*(N-1) cells; ASR
+# groups hold a few dozen VMs at most, so a larger one is a mistake in the file,
+# refused here before the plan grows quadratically (docs/robustness.md).
+MAX_GROUP_MEMBERS = 64
 
 
 def _address(node: Node) -> IPAddress:
@@ -414,6 +421,31 @@ def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _group_size_errors(hosts: list[Host], hosts_node: Node) -> list[ConfigError]:
+    """One error per replication group past MAX_GROUP_MEMBERS, at its first extra member."""
+    members: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for h in hosts:
+        for g in h.groups:
+            sizes[g] = sizes.get(g, 0) + 1
+    out = []
+    for h in hosts:
+        for g in h.groups:
+            members[g] = members.get(g, 0) + 1
+            if members[g] == MAX_GROUP_MEMBERS + 1:
+                where = hosts_node.as_mapping()[h.name].as_mapping().get("groups", hosts_node)
+                n = sizes[g]
+                out.append(
+                    where.error(
+                        f"replication group {g!r} has {n} members, more than {MAX_GROUP_MEMBERS}: "
+                        f"port 20004 is probed between every two VMs of a group ({n * (n - 1):,} "
+                        "cells); a multi-VM consistency group holds a few dozen VMs at most, so "
+                        "split it into the groups ASR really has"
+                    )
+                )
+    return out
+
+
 def parse_topology(root: Node) -> Topology:
     """Validate a parsed document into a Topology."""
     top = root.as_mapping(_TOP_KEYS)
@@ -471,6 +503,8 @@ def parse_topology(root: Node) -> Topology:
         hosts.append(host)
     if not hosts and not errors.errors:
         top["hosts"].fail("a topology needs at least one host")
+    for exc in _group_size_errors(hosts, top["hosts"]):
+        errors.add(exc)
 
     host_names = {h.name for h in hosts}
     rules: list[UserRule] = []
