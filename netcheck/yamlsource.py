@@ -216,8 +216,9 @@ def _convert(
             key = str(key_node.value)
             child_field = f"{field}.{key}" if field else key
             if key in out:
+                first = out[key].key_location or out[key].location  # the key, not its value
                 raise ConfigError(
-                    f"duplicate key {key!r} (first given at line {out[key].location.line})",
+                    f"duplicate key {key!r} (first given at line {first.line})",
                     location=_location(file, key_node.start_mark),
                     field=child_field,
                 )

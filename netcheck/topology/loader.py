@@ -131,6 +131,8 @@ def _parse_ports(node: Node) -> PortOverrides:
     m = node.as_mapping({"replication_data", "vcenter", "remap"})
     remap: list[tuple[int, int]] = []
     if "remap" in m:
+        keys: dict[int, str] = {}
+        targets: dict[int, int] = {}
         for key, val in m["remap"].items():
             try:
                 documented = int(key)
@@ -138,7 +140,20 @@ def _parse_ports(node: Node) -> PortOverrides:
                 val.fail(f"remap key {key!r} is not a port number")
             if not 1 <= documented <= 65535:
                 val.fail(f"remap key {documented} is out of range 1..65535")
-            remap.append((documented, _port(val)))
+            where = Node(key, val.key_location or val.location, val.field)
+            if documented in keys:  # 443 and 0443 are one port
+                where.fail(
+                    f"remap key {key!r} is port {documented} again (as {keys[documented]!r})"
+                )
+            probed = _port(val)
+            if probed in targets:
+                val.fail(
+                    f"ports {targets[probed]} and {documented} are both remapped to {probed}; "
+                    "each documented port needs a port of its own"
+                )
+            keys[documented] = key
+            targets[probed] = documented
+            remap.append((documented, probed))
     return PortOverrides(
         replication_data=_port(m["replication_data"]) if "replication_data" in m else 9443,
         vcenter=_port(m["vcenter"]) if "vcenter" in m else 443,
@@ -277,6 +292,10 @@ def _parse_host(
     site = sites[site_name]
     if "roles" not in m:
         node.fail(f"a host needs 'roles'; expected some of: {', '.join(_ROLE_NAMES)}")
+    if m["roles"].value == []:
+        m["roles"].fail(
+            f"a host needs at least one role; expected some of: {', '.join(_ROLE_NAMES)}"
+        )
     roles = []
     for r in m["roles"].as_str_or_list():
         text = r.as_str()
@@ -479,6 +498,9 @@ def parse_topology(root: Node) -> Topology:
         d = top["defaults"].as_mapping({"agent"})
         if "agent" in d:
             agent_defaults = d["agent"].as_mapping(_AGENT_KEYS)
+            # checked once here: a bad default is one error, not one per host
+            if errors.run(lambda: _parse_agent(None, agent_defaults)) is None:
+                agent_defaults = {}
 
     hosts: list[Host] = []
     owner: dict[IPAddress, tuple[str, Node]] = {}

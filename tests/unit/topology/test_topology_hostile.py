@@ -99,3 +99,62 @@ def test_control_characters_in_a_host_name_are_refused() -> None:
     err = _err(HEAD + '  "cs\\e[2J01": {site: onprem, roles: [vcenter], address: 127.0.2.10}\n')
     assert "control characters" in err.message
     assert err.location is not None and err.location.line == 7
+
+
+# --- smaller things -------------------------------------------------------------------
+
+SITE = "version: 1\nname: t\nsites:\n  onprem: {networks: {lan: 127.0.2.0/24}}\n"
+
+
+def test_duplicate_key_names_the_line_of_the_first_key_not_of_its_value() -> None:
+    text = SITE + (
+        "hosts:\n"
+        "  cs01:\n"
+        "    site: onprem\n"
+        "    roles: [vcenter]\n"
+        "    address: 127.0.2.10\n"
+        "  cs01:\n"
+        "    site: onprem\n"
+    )
+    err = _err(text)
+    assert err.message == "duplicate key 'cs01' (first given at line 6)"
+    assert err.location == Location("t.yaml", 10, 3)
+
+
+def test_an_error_in_defaults_agent_is_reported_once_not_per_host() -> None:
+    from netcheck.errors import ConfigErrors
+
+    hosts = "".join(
+        f"  h{i}: {{site: onprem, roles: [vcenter], address: 127.0.2.{10 + i}}}\n" for i in range(5)
+    )
+    text = SITE + "defaults:\n  agent: {port: abc}\nhosts:\n" + hosts
+    err = _err(text)
+    assert not isinstance(err, ConfigErrors)
+    assert str(err) == "t.yaml:6:17: defaults.agent.port: expected an integer, found string 'abc'"
+    # with a host error besides it: both, each once
+    text = text.replace("address: 127.0.2.12", "address: 10.0.0.1")
+    err = _err(text)
+    assert isinstance(err, ConfigErrors)
+    assert [e.field for e in err.errors] == ["defaults.agent.port", "hosts.h2.address"]
+
+
+def test_empty_roles_are_refused() -> None:
+    err = _err(SITE + "hosts:\n  cs01: {site: onprem, roles: [], address: 127.0.2.10}\n")
+    assert err.field == "hosts.cs01.roles"
+    assert err.message.startswith("a host needs at least one role")
+    assert err.location == Location("t.yaml", 6, 31)
+
+
+@pytest.mark.parametrize(
+    ("remap", "column", "says"),
+    [
+        ("{443: 10443, '0443': 10444}", 29, "remap key '0443' is port 443 again (as '443')"),
+        ("{443: 10443, 9443: 10443}", 35, "ports 443 and 9443 are both remapped to 10443"),
+    ],
+)
+def test_remap_collisions_are_refused(remap: str, column: int, says: str) -> None:
+    text = SITE + f"ports: {{remap: {remap}}}\nhosts:\n"
+    text += "  cs01: {site: onprem, roles: [vcenter], address: 127.0.2.10}\n"
+    err = _err(text)
+    assert says in err.message
+    assert err.location == Location("t.yaml", 5, column)

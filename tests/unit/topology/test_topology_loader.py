@@ -116,7 +116,7 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         "paths.s2s-vpn.sites[1]",
         "unknown site 'branch'; declared sites: azure, onprem",
     ),
-    "duplicate-host.yaml": (20, 3, "hosts.cs01", "duplicate key 'cs01' (first given at line 13)"),
+    "duplicate-host.yaml": (20, 3, "hosts.cs01", "duplicate key 'cs01' (first given at line 12)"),
     "duplicate-nic-address.yaml": (
         17,
         27,
