@@ -465,7 +465,10 @@ class SshTransport:
                     await sftp.chmod(tmp, 0o700)
                 await self._install(sftp, tmp, remote, host)
         except (asyncssh.Error, OSError) as exc:
-            raise TransportError(host.name, f"uploading the agent failed: {exc}") from None
+            # an SFTP error carries the server's own words: escaped like all remote text
+            raise TransportError(
+                host.name, f"uploading the agent failed: {escape_control(str(exc))}"
+            ) from None
         return remote, True
 
     async def _install(self, sftp: asyncssh.SFTPClient, tmp: str, remote: str, host: Host) -> None:
@@ -517,7 +520,9 @@ class SshTransport:
             raise
         except (asyncssh.Error, OSError) as exc:
             conn.close()
-            raise TransportError(host.name, f"could not run the agent: {exc}") from None
+            raise TransportError(
+                host.name, f"could not run the agent: {escape_control(str(exc))}"
+            ) from None
         except BaseException:
             conn.close()
             raise
