@@ -218,7 +218,13 @@ class SshTransport:
 
     def _zip(self) -> Path:
         if self._zipapp is None:
-            self._zipapp = agent_zipapp()
+            try:
+                self._zipapp = agent_zipapp()
+            except OSError as exc:
+                where = f" {exc.filename}" if exc.filename else ""
+                raise TransportError(
+                    "*", f"could not build the agent zipapp{where}: {exc.strerror or exc}"
+                ) from None
         return self._zipapp
 
     def _zip_sha256(self) -> str:
@@ -413,7 +419,7 @@ class SshTransport:
         is the cost of not running a stranger's code).
         """
         try:
-            attrs = await sftp.stat(remote)
+            attrs = await sftp.lstat(remote)  # a symlink is not this agent, whatever it names
         except asyncssh.SFTPNoSuchFile:
             return False
         local = self._zip()

@@ -22,7 +22,9 @@ from netcheck_agent.agent import Agent
 
 from netcheck.peertext import decode_peer_line, has_control
 
-pytestmark = pytest.mark.fuzz
+# the suite bounds its own work; the global 120 s per-test timeout is for hangs on a
+# quiet machine, and a fuzz test on a busy one may need longer
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
 
 PROBE = p.ProbeRequest(
     "cs01->mt01:9443", "tcp_connect", "127.0.0.11", 9443, "127.0.0.10", 3, 200, 1000, "00ff"

@@ -20,7 +20,9 @@ from netcheck.plan import build_plan
 from netcheck.topology import Topology, parse_topology
 from netcheck.yamlsource import load_yaml_text
 
-pytestmark = pytest.mark.fuzz
+# the suite bounds its own work; the global 120 s per-test timeout is for hangs on a
+# quiet machine, and a fuzz test on a busy one may need longer
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = (REPO / "tests/fixtures/topologies/valid-minimal.yaml").read_text(encoding="utf-8")

@@ -116,6 +116,11 @@ def test_a_tampered_agent_file_on_the_host_is_replaced_before_it_runs(
     planted.chmod(0o666)
     assert asyncio.run(_uploaded(transport, _host(sshd))) is True
     assert planted.stat().st_mode & 0o077 == 0
+    # a symlink is replaced too, even to the right content: its target could change
+    planted.unlink()
+    planted.symlink_to(zipapp)
+    assert asyncio.run(_uploaded(transport, _host(sshd))) is True
+    assert not planted.is_symlink()
 
 
 def test_remote_stderr_with_escape_sequences_is_escaped_in_the_table(

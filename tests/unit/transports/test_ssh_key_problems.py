@@ -44,3 +44,14 @@ def test_a_pub_file_is_called_a_public_key(tmp_path: Path) -> None:
     assert "this is a public key; -i takes the private key file" in ei.value.reason
     with pytest.raises(TransportError):  # loaded once, the same reason for every host
         t._keys("cs01")
+
+
+def test_an_agent_that_cannot_be_built_is_a_transport_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    with pytest.raises(TransportError) as ei:
+        SshTransport(SshOptions())._zip()
+    assert ei.value.reason.startswith("could not build the agent zipapp")
