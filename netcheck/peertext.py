@@ -15,6 +15,7 @@ a visible `\\xNN` / `\\uNNNN` escape; everything else is kept as sent.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, TypeVar
 
@@ -75,7 +76,17 @@ def _clean(value: Any) -> Any:
             new = _clean(old)
             if new is not old:
                 changes[f.name] = new
-        return dataclasses.replace(value, **changes) if changes else value
+        if not changes:
+            return value
+        try:
+            return dataclasses.replace(value, **changes)
+        except p.ProtocolError:
+            # an escape made a text longer than its field allows (each control
+            # character becomes four): keep the message, with the longer text
+            clone = copy.copy(value)
+            for name, new_value in changes.items():
+                object.__setattr__(clone, name, new_value)
+            return clone
     return value
 
 

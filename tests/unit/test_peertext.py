@@ -52,3 +52,18 @@ def test_nested_strings_are_escaped() -> None:
     msg = decode_peer_line(p.encode(hello))
     assert isinstance(msg, p.Hello)
     assert (msg.agent_version, msg.platform) == ("1\\x1b[31m", "li\\x0anux")
+
+
+def test_an_escape_that_outgrows_its_field_keeps_the_message() -> None:
+    # platform allows 64 characters; 40 ESC become 160 once escaped
+    hello = p.Hello(
+        agent_version="1",
+        protocol=p.PROTOCOL_VERSION,
+        host="h",
+        python="3.11",
+        platform="\x1b" * 40,
+        pid=1,
+    )
+    msg = decode_peer_line(p.encode(hello))
+    assert isinstance(msg, p.Hello)
+    assert msg.platform == "\\x1b" * 40
