@@ -172,8 +172,18 @@ def test_the_agent_answers_every_bad_line_with_a_labelled_error() -> None:
 
     collect()
     assert len(bad) >= 500
+    # what earlier runs found: an empty ref, and a field name longer than an error's
+    # text may be, each made the reply itself fail and ended the agent's read loop
+    bad += [
+        b'{"type":"nope","batch":""}\n',
+        b'{"type":"bandwidth_stop","id":""}\n',
+        p.encode(dataclasses.replace(EXAMPLES[0], capabilities={})).replace(
+            b'"capabilities":{}', b'"capabilities":{"' + b"x" * 5000 + b'":1}'
+        ),
+    ]
     channel = _MemoryChannel([*bad, p.encode(p.Bye())])
-    reason = asyncio.run(asyncio.wait_for(Agent(channel).run(max_seconds=120), 120))
+    # a reader that died would leave the agent serving until max_seconds: "lifetime"
+    reason = asyncio.run(asyncio.wait_for(Agent(channel).run(max_seconds=30), 60))
     assert reason == "bye"
     replies = [p.decode(line) for line in channel.sent]
     assert isinstance(replies[0], p.Hello)
