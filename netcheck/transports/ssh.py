@@ -213,7 +213,7 @@ class SshTransport:
         self._zip_digest: str | None = None
         self._known_hosts: asyncssh.SSHKnownHosts | None = None
         self._revoked_entries: list[asyncssh.SSHKnownHosts] = []
-        self._client_keys: list[asyncssh.SSHKey] | str | None = None  # str: why not
+        self._client_keys: list[asyncssh.SSHKeyPair] | str | None = None  # str: why not
         self._trust_lock = asyncio.Lock()
 
     def _zip(self) -> Path:
@@ -270,16 +270,16 @@ class SshTransport:
         ]
         return list(trusted), list(ca), revoked
 
-    def _keys(self, host: str) -> list[asyncssh.SSHKey] | None:
+    def _keys(self, host: str) -> list[asyncssh.SSHKeyPair] | None:
         """The -i keys, loaded once; a key that can't be loaded fails each SSH host
         with the real cause (local hosts are not affected)."""
         if not self.options.identities:
             return None
         if self._client_keys is None:
-            keys: list[asyncssh.SSHKey] = []
+            keys: list[asyncssh.SSHKeyPair] = []
             for path in self.options.identities:
-                try:
-                    keys.append(asyncssh.read_private_key(str(path)))
+                try:  # with its certificate, KEY-cert.pub, when there is one
+                    keys.extend(asyncssh.load_keypairs(str(path)))
                 except (OSError, ValueError, asyncssh.Error) as exc:  # KeyImportError: ValueError
                     self._client_keys = _key_problem(path, exc)
                     break
