@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
-import secrets
-import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 import asyncssh
 
@@ -37,6 +33,7 @@ from netcheck.peertext import escape_control
 from netcheck.topology.model import Host
 from netcheck.transports.base import AgentChannel
 from netcheck.transports.remote_shell import QuotingError, agent_command, remote_platform
+from netcheck.transports.ssh_upload import LocalAgent, upload_agent
 
 __all__ = ["SshOptions", "SshTransport", "agent_zipapp"]
 
@@ -210,7 +207,7 @@ class SshTransport:
     def __init__(self, options: SshOptions | None = None) -> None:
         self.options = options or SshOptions()
         self._zipapp: Path | None = options.zipapp if options else None
-        self._zip_digest: str | None = None
+        self._local_agent: LocalAgent | None = None
         self._known_hosts: asyncssh.SSHKnownHosts | None = None
         self._revoked_entries: list[asyncssh.SSHKnownHosts] = []
         self._client_keys: list[asyncssh.SSHKeyPair] | str | None = None  # str: why not
@@ -227,10 +224,10 @@ class SshTransport:
                 ) from None
         return self._zipapp
 
-    def _zip_sha256(self) -> str:
-        if self._zip_digest is None:
-            self._zip_digest = hashlib.sha256(self._zip().read_bytes()).hexdigest()
-        return self._zip_digest
+    def _agent(self) -> LocalAgent:
+        if self._local_agent is None:
+            self._local_agent = LocalAgent.of(self._zip())
+        return self._local_agent
 
     def _load_known_hosts(self) -> asyncssh.SSHKnownHosts:
         if self._known_hosts is None:
@@ -410,95 +407,6 @@ class SshTransport:
             path,
         )
 
-    async def _reusable(self, sftp: asyncssh.SFTPClient, remote: str, host: Host) -> bool:
-        """Is the file at `remote` this exact agent, writable by its owner only?
-
-        The name carries a hash, but a name proves nothing: anyone who could write
-        the file could have put anything there. The content is read back and hashed
-        (about the cost of the upload it saves on a slow link is not the point: it
-        is the cost of not running a stranger's code).
-        """
-        try:
-            attrs = await sftp.lstat(remote)  # a symlink is not this agent, whatever it names
-        except asyncssh.SFTPNoSuchFile:
-            return False
-        local = self._zip()
-        if attrs.size is not None and attrs.size != local.stat().st_size:
-            return False
-        perms = attrs.permissions or 0
-        if stat.S_IFMT(perms) and not stat.S_ISREG(perms):  # a link, a fifo, a directory
-            return False
-        if host.os != "windows" and perms & 0o022:  # Windows SFTP reports no useful modes
-            return False
-        digest = hashlib.sha256()
-        async with sftp.open(remote, "rb") as fh:
-            while True:
-                chunk = await fh.read(256 * 1024)
-                if not chunk:
-                    break
-                digest.update(cast(bytes, chunk))
-        return digest.hexdigest() == self._zip_sha256()
-
-    async def _upload(self, host: Host, conn: asyncssh.SSHClientConnection) -> tuple[str, bool]:
-        """Put the zipapp in ~/.netcheck/ unless this exact agent is there already."""
-        local = self._zip()
-        remote_dir = self.options.remote_dir
-        remote = f"{remote_dir}/{local.name}"
-        try:
-            async with conn.start_sftp_client() as sftp:
-                if not await sftp.exists(remote_dir):
-                    with contextlib.suppress(asyncssh.SFTPFailure):  # another upload made it
-                        await sftp.mkdir(remote_dir, asyncssh.SFTPAttrs(permissions=0o700))
-                dir_mode = (await sftp.stat(remote_dir)).permissions or 0
-                if host.os != "windows" and dir_mode & 0o022:
-                    raise TransportError(
-                        host.name,
-                        f"~/{remote_dir} on the host is writable by other users, who could swap "
-                        f"the agent: fix it (chmod 700 ~/{remote_dir})",
-                    )
-                if await self._reusable(sftp, remote, host):
-                    return remote, False
-                if await sftp.exists(remote):
-                    log.warning(
-                        "[host=%s] %s on the host is not this netcheck's agent (content or "
-                        "mode differs): replacing it",
-                        host.name,
-                        remote,
-                    )
-                tmp = f"{remote}.{secrets.token_hex(4)}.part"
-                await sftp.put(str(local), tmp)
-                if host.os != "windows":
-                    await sftp.chmod(tmp, 0o700)
-                await self._install(sftp, tmp, remote, host)
-        except (asyncssh.Error, OSError) as exc:
-            # an SFTP error carries the server's own words: escaped like all remote text
-            raise TransportError(
-                host.name, f"uploading the agent failed: {escape_control(str(exc))}"
-            ) from None
-        return remote, True
-
-    async def _install(self, sftp: asyncssh.SFTPClient, tmp: str, remote: str, host: Host) -> None:
-        """Move the uploaded `tmp` to `remote`, atomically where the server can.
-
-        Hosts sharing a home upload at the same time: the path must always name a
-        complete agent, and a stranger's file at it must be replaced, not kept.
-        """
-        try:
-            await sftp.posix_rename(tmp, remote)  # OpenSSH: atomic replace
-            return
-        except asyncssh.SFTPOpUnsupported:
-            pass
-        try:
-            await sftp.rename(tmp, remote)
-            return
-        except asyncssh.SFTPError:
-            pass
-        if await self._reusable(sftp, remote, host):  # a concurrent upload won the race
-            await sftp.remove(tmp)
-            return
-        await sftp.remove(remote)
-        await sftp.rename(tmp, remote)
-
     def _command(self, host: Host, remote: str) -> str:
         python = host.agent.python
         platform = remote_platform(host.os, python)
@@ -518,7 +426,7 @@ class SshTransport:
         conn = await self._connect(host)
         t1 = time.perf_counter()
         try:
-            _, uploaded = await self._upload(host, conn)
+            _, uploaded = await upload_agent(conn, host, self._agent(), self.options.remote_dir)
             t2 = time.perf_counter()
             proc = await conn.create_process(command, encoding=None)
         except TransportError:
