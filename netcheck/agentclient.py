@@ -24,6 +24,7 @@ from netcheck_agent import protocol as p
 
 from netcheck.deadline import HELLO_TIMEOUT_S, MARGIN_S, SEND_TIMEOUT_S, Budget, ProbeLoad
 from netcheck.errors import AgentLost, ProtocolError, TransportError
+from netcheck.peertext import decode_peer_line
 from netcheck.transports.base import AgentChannel
 
 __all__ = ["AgentClient", "ResponderOutcome"]
@@ -111,7 +112,7 @@ class AgentClient:
             await channel.close()
             raise TransportError(host, "the agent exited before saying hello")
         try:
-            msg = p.decode(line)
+            msg = decode_peer_line(line)
         except p.ProtocolError as exc:
             await channel.close()
             shown = line[:120].decode("utf-8", "replace").strip()
@@ -167,7 +168,7 @@ class AgentClient:
                     return
                 self._last_heard = asyncio.get_running_loop().time()
                 try:
-                    msg = p.decode(line)
+                    msg = decode_peer_line(line)
                 except p.ProtocolError as exc:
                     log.warning(
                         "[host=%s] ignoring a malformed line from the agent: %s", self.host, exc

@@ -19,15 +19,11 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from netcheck import __version__
-from netcheck.commands import COMMANDS
-from netcheck.commands.common import (
-    EXIT_CODES_TEXT,
-    EXIT_GO,
-    EXIT_INTERRUPTED,
-    EXIT_NO_GO,
-    EXIT_USAGE,
-)
 from netcheck.errors import NetcheckError, OutputError, UsageError
+
+# the commands (and everything they import) load inside main(), so a Ctrl-C during
+# a slow start-up is an interruption (exit 130), not an import traceback
+_EXIT_INTERRUPTED = 130  # = netcheck.commands.common.EXIT_INTERRUPTED
 
 __all__ = ["main"]
 
@@ -52,6 +48,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from netcheck.commands import COMMANDS
+    from netcheck.commands.common import EXIT_CODES_TEXT
+
     parser = _Parser(
         prog="netcheck",
         description=_DESCRIPTION,
@@ -159,7 +158,13 @@ def refuse_output_over_input(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    code = _main(argv)
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:  # during the commands' imports, before _main's own handler
+        sys.stderr.write("netcheck: interrupted\n")
+        return _EXIT_INTERRUPTED
+    from netcheck.commands.common import EXIT_GO, EXIT_NO_GO, EXIT_USAGE
+
     # What an error path left in the buffer must not fail later, at the interpreter's
     # exit ("Exception ignored", exit 120): flush it now, and never let it say GO.
     try:
@@ -173,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from netcheck.commands.common import EXIT_INTERRUPTED, EXIT_USAGE
+
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

@@ -177,6 +177,34 @@ class _HostIndex:
         return self._with_roles(rule.targets)
 
 
+# Bounds on expansion, so a rule that pairs every host with every other (a user rule
+# protected_vm -> protected_vm over 10,000 VMs) is an error in a second, not a
+# MemoryError after minutes. The 1,000-VM benchmark plan has 5,005 cells.
+MAX_PLAN_CELLS = 200_000
+MAX_PLAN_PAIRS = 2_000_000  # source/destination pairs considered, cells or not
+
+
+class _PlanBudget:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.pairs = 0
+
+    def spend(self, rule_id: str, cells: int) -> None:
+        self.pairs += 1
+        if cells > MAX_PLAN_CELLS or self.pairs > MAX_PLAN_PAIRS:
+            what = (
+                f"more than {MAX_PLAN_CELLS:,} cells"
+                if cells > MAX_PLAN_CELLS
+                else f"more than {MAX_PLAN_PAIRS:,} host pairs"
+            )
+            raise ConfigError(
+                f"the plan grows to {what} (at rule {rule_id!r}); split the topology into "
+                "sites or groups swept one at a time, or disable the rule that pairs every "
+                "host with every other (disable_rules)",
+                location=Location(self.source),
+            )
+
+
 def _applies(rule: Rule, src: Host, dst: Host) -> bool:
     if src.name == dst.name:
         return False  # e.g. the default master target runs on the configuration server
@@ -209,6 +237,7 @@ def build_plan(
         raise ConfigError(f"unknown rule id {rid!r}; known: {', '.join(sorted(known))}")
     specs: dict[tuple[str, str, str, str, int], ProbeSpec] = {}
     index = _HostIndex(topo)
+    budget = _PlanBudget(topo.source)
     skipped: list[Skipped] = []
     for rule in rules:
         if rule.id in topo.disabled_rules or (only and rule.id not in only):
@@ -220,6 +249,7 @@ def build_plan(
         matched = False
         for src in index.sources(rule):
             for dst in index.destinations(rule, src):
+                budget.spend(rule.id, len(specs))
                 if not _applies(rule, src, dst):
                     continue
                 matched = True

@@ -143,20 +143,50 @@ def _location(file: str, mark: Any) -> Location:
 # A topology of thousands of hosts has some 10^5 nodes; aliases can multiply a tiny
 # file into billions ("billion laughs"), so expansion has a budget.
 MAX_NODES = 500_000
+# 10,000 hosts with NICs, agents and inventories are a few MB; anything much larger
+# is the wrong file (or /dev/zero), refused before it is read into memory
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# below this size a text cannot hold MAX_NODES values (it is composed in well under
+# a second); above it, the values are counted while parsing, before composing
+_COUNT_FIRST_BYTES = 256 * 1024
 
 
 class _Budget:
     def __init__(self, file: str) -> None:
         self.left = MAX_NODES
         self.file = file
+        self.seen: set[int] = set()  # collections visited: one seen twice came via an alias
+        self.aliased = False
 
     def spend(self, loc: Location) -> None:
         self.left -= 1
         if self.left < 0:
+            how = " through YAML aliases" if self.aliased else ""
             raise ConfigError(
-                f"the document expands to more than {MAX_NODES:,} values (YAML aliases?)",
+                f"the document expands to more than {MAX_NODES:,} values{how}; "
+                "a topology of 10,000 hosts has far fewer",
                 location=loc,
             )
+
+    def visit(self, node: yaml.Node) -> None:
+        if id(node) in self.seen:
+            self.aliased = True
+        self.seen.add(id(node))
+
+
+def _count_values(text: str, file: str) -> None:
+    """Refuse a text with more than MAX_NODES values while parsing it: composing
+    first would cost seconds and hundreds of MB before the budget could say no."""
+    count = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            count += 1
+            if count > MAX_NODES:
+                raise ConfigError(
+                    f"the document has more than {MAX_NODES:,} values; a topology of 10,000 "
+                    "hosts has far fewer (is this the right file?)",
+                    location=_location(file, event.start_mark),
+                )
 
 
 def _convert(
@@ -174,6 +204,7 @@ def _convert(
         if id(node) in active:  # `&a [*a]`: an alias inside its own anchor
             raise ConfigError("recursive YAML alias", location=loc, field=field or None)
         active = active | {id(node)}
+        budget.visit(node)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Node] = {}
         for key_node, value_node in node.value:
@@ -185,8 +216,9 @@ def _convert(
             key = str(key_node.value)
             child_field = f"{field}.{key}" if field else key
             if key in out:
+                first = out[key].key_location or out[key].location  # the key, not its value
                 raise ConfigError(
-                    f"duplicate key {key!r} (first given at line {out[key].location.line})",
+                    f"duplicate key {key!r} (first given at line {first.line})",
                     location=_location(file, key_node.start_mark),
                     field=child_field,
                 )
@@ -225,6 +257,8 @@ def _convert(
 def load_yaml_text(text: str, file: str = "<string>") -> Node:
     """Parse YAML text into a positioned Node tree (one document)."""
     try:
+        if len(text) > _COUNT_FIRST_BYTES:
+            _count_values(text, file)
         root = yaml.compose(text, Loader=_LOADER)
         converted = None if root is None else _convert(root, file, "")
     except RecursionError:
@@ -250,7 +284,15 @@ def load_yaml_file(path: str | Path) -> Node:
     """Read and parse a YAML file; a missing or unreadable file is a ConfigError."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"larger than {MAX_FILE_BYTES // 2**20} MiB; a topology of 10,000 hosts is a "
+                "few MB (is this the right file?)",
+                location=Location(str(p)),
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", location=Location(str(p))) from None
     except IsADirectoryError:

@@ -224,10 +224,10 @@ class Agent:
             try:
                 msg = decode(line)
             except UnknownMessageType as exc:
-                self._emit(Error(exc.ref, ERROR_UNKNOWN_TYPE, str(exc)))
+                self._emit(_error_reply(exc, ERROR_UNKNOWN_TYPE))
                 continue
             except ProtocolError as exc:
-                self._emit(Error(exc.ref, ERROR_BAD_MESSAGE, str(exc)))
+                self._emit(_error_reply(exc, ERROR_BAD_MESSAGE))
                 continue
             if isinstance(msg, Bye):
                 self._finish(EXIT_BYE)
@@ -335,6 +335,20 @@ class Agent:
         stopped = await rs.stop()
         self._stopped[rid] = stopped
         self._emit(stopped)
+
+
+_MAX_ERROR_TEXT = 1024
+
+
+def _error_reply(exc: ProtocolError, code: str) -> Error:
+    """The `error` answering a line that did not decode. Built so it cannot fail
+    itself: the field names in the text come from the peer's line (a mapping key can
+    be any length), and a reply that raised would end the read loop."""
+    text = str(exc)
+    if len(text) > _MAX_ERROR_TEXT:
+        text = text[: _MAX_ERROR_TEXT - 3] + "..."
+    ref = exc.ref if exc.ref and len(exc.ref) <= 256 else None
+    return Error(ref, code, text)
 
 
 def _ref(msg: Message) -> Optional[str]:

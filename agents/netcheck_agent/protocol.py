@@ -199,7 +199,7 @@ def encode(msg: Message) -> bytes:
 def _ref_of(obj: Dict[str, Any]) -> Optional[str]:
     for key in ("batch", "id"):  # FactsRequest / Facts carry "id" too
         value = obj.get(key)
-        if isinstance(value, str) and len(value) <= 256:
+        if isinstance(value, str) and 0 < len(value) <= 256:  # an Error's ref is never ""
             return value
     return None
 

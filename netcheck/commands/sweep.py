@@ -104,13 +104,19 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             db_path(args), warn=_warn, only_rules=args.rule, topology_text=args.topology_text
         )
     )
+    silent = SilentPorts(list(plan.topology.demo_silent_ports))
     try:
-        with SilentPorts(list(plan.topology.demo_silent_ports)):
+        # only this OSError is the silent ports' (one in the sweep has its own cause)
+        try:
+            silent.__enter__()
+        except OSError as exc:
+            if target:
+                target.close()
+            raise OutputError(f"could not open the demo's silent ports: {exc}") from None
+        try:
             result = asyncio.run(_sweep(plan, args, store))
-    except OSError as exc:
-        if target:
-            target.close()
-        raise OutputError(f"could not open the demo's silent ports: {exc}") from None
+        finally:
+            silent.close()
     finally:
         if store is not None:
             store.close()  # commits what a crash left buffered; no-op after on_finish

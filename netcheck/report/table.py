@@ -199,9 +199,11 @@ def render_table(sweep: SweepResult) -> str:
     proven = sum(1 for x in sweep.responders if x.state == "responder")
     service = sum(1 for x in sweep.responders if x.state == "service")
     if sweep.responders:
+        held = [f"{x.host} {x.address}:{x.port}" for x in sweep.responders if x.state == "service"]
+        shown = ", ".join(held[:8]) + (f", and {len(held) - 8} more" if len(held) > 8 else "")
         lines.append(
             f"Listeners: {_count(proven, 'netcheck responder')} (nonce-proven end to end), "
-            f"{_count(service, 'real service')}"
+            f"{_count(service, 'real service')}" + (f" ({shown})" if held else "")
         )
     for x in sweep.responders:
         if x.state in ("none", "other_sweep"):

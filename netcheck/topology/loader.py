@@ -14,7 +14,8 @@ from typing import TypeVar
 from netcheck_agent.bounds import CONCURRENCY, INTERVAL_MS, SAMPLES, TIMEOUT_MS
 from netcheck_agent.bounds import SWEEP as SWEEP_BOUNDS
 
-from netcheck.errors import ErrorCollector
+from netcheck.errors import ConfigError, ErrorCollector
+from netcheck.peertext import has_control
 from netcheck.topology.bandwidth import parse_bandwidth
 from netcheck.topology.declare import (
     ADDRESS,
@@ -58,6 +59,7 @@ from netcheck.topology.model import (
     Topology,
     Transport,
     UserRule,
+    python_problem,
 )
 from netcheck.topology.services import AzureSettings, parse_azure, parse_dns_query, parse_tls_hint
 from netcheck.yamlsource import Node, load_yaml_file, load_yaml_text
@@ -117,13 +119,28 @@ _TOP = Section(
 _TOP_KEYS = _TOP.keys
 _ROLE_NAMES = {r.value: r for r in Role}
 
+# Port 20004 (multi-VM consistency) is probed between every two VMs of a replication
+# group, a full mesh: the docs say the group's VMs talk to each other, and any pair
+# that can't breaks the group's consistency. A group of N gives N*(N-1) cells; ASR
+# groups hold a few dozen VMs at most, so a larger one is a mistake in the file,
+# refused here before the plan grows quadratically (docs/robustness.md).
+MAX_GROUP_MEMBERS = 64
+
 
 def _address(node: Node) -> IPAddress:
     text = node.as_str() if not isinstance(node.value, int) else str(node.value)
     try:
-        return ipaddress.ip_address(text.strip())
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         node.fail(f"{text!r} is not an IP address; expected e.g. 198.18.2.10 or 2001:db8::10")
+    # not one machine: a responder bound to 0.0.0.0 would listen on every interface
+    if address.is_unspecified:
+        node.fail(f"{address} is the unspecified address, not a host; give the host's own address")
+    if address.is_multicast:
+        node.fail(f"{address} is a multicast address, not a host")
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        node.fail(f"{address} is the broadcast address, not a host")
+    return address
 
 
 def _network(node: Node) -> IPNetwork:
@@ -143,8 +160,20 @@ def _port(node: Node) -> int:
 
 def _name(node: Node, what: str) -> str:
     text = node.as_str()
-    if not text or any(c.isspace() for c in text) or "|" in text:
-        node.fail(f"{text!r} is not a valid {what} name (no spaces or '|')")
+    if not text or any(c.isspace() for c in text) or "|" in text or has_control(text):
+        node.fail(f"{text!r} is not a valid {what} name (no spaces, control characters or '|')")
+    return text
+
+
+def _python(node: Node) -> str:
+    """`agent.python`: an interpreter path or command name, never shell text."""
+    text = node.as_str()
+    problem = python_problem(text)
+    if problem is not None:
+        node.fail(
+            f"{text!r} {problem}; expected the path of a Python 3.9+ interpreter or a command "
+            "name, e.g. python3, /opt/py/bin/python3 or C:\\Python311\\python.exe"
+        )
     return text
 
 
@@ -175,6 +204,8 @@ def _parse_ports(node: Node) -> PortOverrides:
     m = node.as_mapping(_PORTS.keys)
     remap: list[tuple[int, int]] = []
     if "remap" in m:
+        keys: dict[int, str] = {}
+        targets: dict[int, int] = {}
         for key, val in m["remap"].items():
             try:
                 documented = int(key)
@@ -182,7 +213,20 @@ def _parse_ports(node: Node) -> PortOverrides:
                 val.fail(f"remap key {key!r} is not a port number")
             if not 1 <= documented <= 65535:
                 val.fail(f"remap key {documented} is out of range 1..65535")
-            remap.append((documented, _port(val)))
+            where = Node(key, val.key_location or val.location, val.field)
+            if documented in keys:  # 443 and 0443 are one port
+                where.fail(
+                    f"remap key {key!r} is port {documented} again (as {keys[documented]!r})"
+                )
+            probed = _port(val)
+            if probed in targets:
+                val.fail(
+                    f"ports {targets[probed]} and {documented} are both remapped to {probed}; "
+                    "each documented port needs a port of its own"
+                )
+            keys[documented] = key
+            targets[probed] = documented
+            remap.append((documented, probed))
     return PortOverrides(
         replication_data=_port(m["replication_data"]) if "replication_data" in m else 9443,
         vcenter=_port(m["vcenter"]) if "vcenter" in m else 443,
@@ -396,7 +440,7 @@ def _parse_agent(node: Node | None, defaults: dict[str, Node]) -> AgentSpec:
         transport=transport,
         user=fields["user"].as_str() if "user" in fields else None,
         port=_port(fields["port"]) if "port" in fields else 22,
-        python=fields["python"].as_str() if "python" in fields else "python3",
+        python=_python(fields["python"]) if "python" in fields else "python3",
         ssh_address=ssh_address,
         responders=fields["responders"].as_bool() if "responders" in fields else True,
         identity=fields["identity"].as_str() if "identity" in fields else None,
@@ -494,6 +538,10 @@ def _parse_host(
     site = sites[site_name]
     if "roles" not in m:
         node.fail(f"a host needs 'roles'; expected some of: {', '.join(_ROLE_NAMES)}")
+    if m["roles"].value == []:
+        m["roles"].fail(
+            f"a host needs at least one role; expected some of: {', '.join(_ROLE_NAMES)}"
+        )
     roles = []
     for r in m["roles"].as_str_or_list():
         text = r.as_str()
@@ -523,9 +571,13 @@ def _parse_host(
         node.fail("a host needs 'address' or 'nics'")
     seen: dict[IPAddress, str] = {}
     for nic, where in zip(nics, _address_nodes(m), strict=True):
-        if site.network_of(nic.address) is None:
+        net_name = site.network_of(nic.address)
+        if net_name is None:
             nets = ", ".join(f"{n} {c}" for n, c in site.networks)
             where.fail(f"{nic.address} is outside the networks of site {site_name!r} ({nets})")
+        net = dict(site.networks)[net_name]
+        if net.version == 4 and net.prefixlen < 31 and nic.address == net.broadcast_address:
+            where.fail(f"{nic.address} is the broadcast address of {net_name} {net}, not a host")
         if nic.address in seen:
             where.fail(f"NICs {seen[nic.address]!r} and {nic.name!r} share address {nic.address}")
         seen[nic.address] = nic.name
@@ -705,6 +757,31 @@ def _parse_demo(node: Node, hosts: list[Host]) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _group_size_errors(hosts: list[Host], hosts_node: Node) -> list[ConfigError]:
+    """One error per replication group past MAX_GROUP_MEMBERS, at its first extra member."""
+    members: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for h in hosts:
+        for g in h.groups:
+            sizes[g] = sizes.get(g, 0) + 1
+    out = []
+    for h in hosts:
+        for g in h.groups:
+            members[g] = members.get(g, 0) + 1
+            if members[g] == MAX_GROUP_MEMBERS + 1:
+                where = hosts_node.as_mapping()[h.name].as_mapping().get("groups", hosts_node)
+                n = sizes[g]
+                out.append(
+                    where.error(
+                        f"replication group {g!r} has {n} members, more than {MAX_GROUP_MEMBERS}: "
+                        f"port 20004 is probed between every two VMs of a group ({n * (n - 1):,} "
+                        "cells); a multi-VM consistency group holds a few dozen VMs at most, so "
+                        "split it into the groups ASR really has"
+                    )
+                )
+    return out
+
+
 def parse_topology(root: Node) -> Topology:
     """Validate a parsed document into a Topology."""
     top = root.as_mapping(_TOP_KEYS)
@@ -738,6 +815,9 @@ def parse_topology(root: Node) -> Topology:
         d = top["defaults"].as_mapping(_DEFAULTS.keys)
         if "agent" in d:
             agent_defaults = d["agent"].as_mapping(_AGENT_KEYS)
+            # checked once here: a bad default is one error, not one per host
+            if errors.run(lambda: _parse_agent(None, agent_defaults)) is None:
+                agent_defaults = {}
 
     hosts: list[Host] = []
     owner: dict[IPAddress, tuple[str, Node]] = {}
@@ -762,6 +842,8 @@ def parse_topology(root: Node) -> Topology:
         hosts.append(host)
     if not hosts and not errors.errors:
         top["hosts"].fail("a topology needs at least one host")
+    for exc in _group_size_errors(hosts, top["hosts"]):
+        errors.add(exc)
 
     host_names = {h.name for h in hosts}
     rules: list[UserRule] = []

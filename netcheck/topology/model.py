@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from netcheck_agent.bounds import SWEEP as SWEEP_BOUNDS
 
+from netcheck.peertext import has_control
 from netcheck.topology.bandwidth import BandwidthCheck
 from netcheck.topology.inventory import FailbackSettings, HostInventory
 from netcheck.topology.services import AzureSettings, TlsHint
@@ -20,6 +21,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 __all__ = [
+    "PYTHON_FORBIDDEN",
     "AgentSpec",
     "Host",
     "IPAddress",
@@ -35,6 +37,7 @@ __all__ = [
     "Topology",
     "Transport",
     "UserRule",
+    "python_problem",
 ]
 
 
@@ -129,6 +132,28 @@ class Nic:
     name: str
     address: IPAddress
     faces: tuple[str, ...] = ()
+
+
+# characters no interpreter path or command name needs, and that some shell would
+# act on (the SSH transport quotes anyway: netcheck.transports.remote_shell)
+PYTHON_FORBIDDEN = frozenset("\"%!$`;&|<>*?'^\n\r\t")
+
+
+def python_problem(python: str) -> str | None:
+    """Why `python` is not an interpreter path or command name, or None if it is."""
+    if not python.strip():
+        return "is empty"
+    if python != python.strip():
+        return "has leading or trailing spaces"
+    if python.startswith("-"):
+        return "starts with '-'"
+    if has_control(python):
+        return "contains a control character"
+    bad = sorted({c for c in python if c in PYTHON_FORBIDDEN})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        return f"contains {shown}, which a shell would interpret"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

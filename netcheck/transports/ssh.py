@@ -5,8 +5,14 @@ Security rules this module keeps:
   unless the user opted in to trust-on-first-use (`trust_new_host_keys`), and a
   *changed* key is always refused;
 - authentication is by key or SSH agent only; no passwords are read or stored;
+- a key marked `@revoked` in known_hosts is refused always, trust-on-first-use or not;
 - the agent opens no port: the SSH channel's stdin/stdout is its only control path,
-  and it exits when the channel closes (and by its own `--max-seconds` cap).
+  and it exits when the channel closes (and by its own `--max-seconds` cap);
+- an agent file already on the host is run only when its content hash is the one of
+  the agent this coordinator carries, and no other user can write it; anything else
+  is replaced by a fresh upload;
+- the remote command is quoted for the remote shell (`remote_shell`), and every
+  text the host sends back is escaped before it reaches a report (`peertext`).
 """
 
 from __future__ import annotations
@@ -15,8 +21,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
-import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,9 +29,12 @@ from pathlib import Path
 import asyncssh
 
 from netcheck.errors import TransportError
+from netcheck.peertext import escape_control
 from netcheck.topology.model import Host
 from netcheck.transports.base import AgentChannel
 from netcheck.transports.lines import LineReader
+from netcheck.transports.remote_shell import QuotingError, agent_command, remote_platform
+from netcheck.transports.ssh_upload import LocalAgent, upload_agent
 
 __all__ = ["SshOptions", "SshTransport", "agent_zipapp"]
 
@@ -57,6 +64,11 @@ class SshOptions:
     agent_max_seconds: int = 3600
     zipapp: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # SSH-level keepalives: a peer that answers none of `keepalive_count_max` probes
+    # sent `keepalive_interval` s apart is dead, and its channel ends (agent lost)
+    keepalive_interval: float = 15.0
+    keepalive_count_max: int = 3
+    remote_dir: str = REMOTE_DIR  # relative to the login's home
 
     def known_hosts_path(self) -> Path:
         return self.known_hosts or Path.home() / ".ssh" / "known_hosts"
@@ -141,7 +153,8 @@ class _HelloGuard:
 
 
 def _explain_start_failure(stderr: str) -> str:
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    # the host wrote this: escape it before it reaches a report (no ESC, no newline)
+    last = escape_control(stderr.strip().splitlines()[-1]) if stderr.strip() else ""
     low = stderr.lower()
     if "not found" in low or "not recognized" in low or "no such file" in low:
         return f"the agent could not start: Python not found on the host ({last}); set agent.python"
@@ -152,64 +165,172 @@ def _explain_start_failure(stderr: str) -> str:
     return f"the agent could not start: {last}"
 
 
+class _TofuClient(asyncssh.SSHClient):
+    """Accepts a host key not in known_hosts (the user opted in to trust on first use);
+    asyncssh still refuses a revoked key before asking. Notes whether TCP connected,
+    so a timeout can say "something answered, but not sshd"."""
+
+    def __init__(self, trusting: bool) -> None:
+        self.trusting = trusting
+        self.tcp_connected = False
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self.tcp_connected = True
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        return self.trusting
+
+
+def _key_problem(path: Path, exc: BaseException) -> str:
+    """Why a private key file can't be used, in words a user can act on."""
+    text = str(exc)
+    if isinstance(exc, PermissionError):
+        why = "permission denied (the file is not readable by this user)"
+    elif isinstance(exc, IsADirectoryError):
+        why = "is a directory"
+    elif isinstance(exc, FileNotFoundError):
+        why = "no such file"
+    elif isinstance(exc, OSError):
+        why = exc.strerror or text
+    elif "passphrase" in text.lower():
+        why = "passphrase-protected; load it into ssh-agent (ssh-add) and leave out -i"
+    elif path.suffix == ".pub" or "public" in text.lower():
+        why = "this is a public key; -i takes the private key file (without .pub)"
+    else:
+        why = f"not a private key netcheck can read ({text})"
+    return f"could not load SSH key {path}: {why}"
+
+
 class SshTransport:
     name = "ssh"
 
     def __init__(self, options: SshOptions | None = None) -> None:
         self.options = options or SshOptions()
         self._zipapp: Path | None = options.zipapp if options else None
+        self._local_agent: LocalAgent | None = None
         self._known_hosts: asyncssh.SSHKnownHosts | None = None
+        self._revoked_entries: list[asyncssh.SSHKnownHosts] = []
+        self._loaded_keys: dict[Path, list[asyncssh.SSHKeyPair] | str] = {}  # str: why not
         self._trust_lock = asyncio.Lock()
 
     def _zip(self) -> Path:
         if self._zipapp is None:
-            self._zipapp = agent_zipapp()
+            try:
+                self._zipapp = agent_zipapp()
+            except OSError as exc:
+                where = f" {exc.filename}" if exc.filename else ""
+                raise TransportError(
+                    "*", f"could not build the agent zipapp{where}: {exc.strerror or exc}"
+                ) from None
         return self._zipapp
+
+    def _agent(self) -> LocalAgent:
+        if self._local_agent is None:
+            self._local_agent = LocalAgent.of(self._zip())
+        return self._local_agent
 
     def _load_known_hosts(self) -> asyncssh.SSHKnownHosts:
         if self._known_hosts is None:
             path = self.options.known_hosts_path()
             try:
-                self._known_hosts = asyncssh.read_known_hosts(str(path))
+                text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
-                self._known_hosts = asyncssh.import_known_hosts("")
+                text = ""
             except (OSError, ValueError) as exc:
                 raise TransportError("*", f"cannot read known_hosts {path}: {exc}") from None
+            try:
+                self._known_hosts = asyncssh.import_known_hosts(text)
+            except ValueError as exc:
+                raise TransportError("*", f"cannot read known_hosts {path}: {exc}") from None
+            # each @revoked entry on its own, as if trusted: matching it then says
+            # whether it names this host (asyncssh's own match drops a revoked entry
+            # with a port when no trusted key matches that port)
+            self._revoked_entries = []
+            for line in text.splitlines():
+                marker, _, entry = line.strip().partition(" ")
+                if marker == "@revoked":
+                    with contextlib.suppress(ValueError):
+                        self._revoked_entries.append(asyncssh.import_known_hosts(entry))
         return self._known_hosts
 
-    def _is_known(self, address: str, port: int) -> bool:
+    def _host_keys(
+        self, address: str, port: int
+    ) -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]:
+        """Trusted host keys, CA keys and revoked keys for this host from known_hosts."""
         kh = self._load_known_hosts()
-        keys = kh.match(address, address, port)
-        return bool(keys[0] or keys[1])
+        match_port = None if port == 22 else port  # as asyncssh matches
+        trusted, ca = kh.match(address, address, match_port)[:2]
+        revoked = [
+            key
+            for entry in self._revoked_entries
+            for key in entry.match(address, address, match_port)[0]
+        ]
+        return list(trusted), list(ca), revoked
+
+    def _keypairs(self, path: Path, host: str) -> list[asyncssh.SSHKeyPair]:
+        """One key file's keys (with its certificate, KEY-cert.pub, when there is one),
+        loaded once; a key that can't be loaded fails each SSH host that uses it with
+        the real cause (local hosts are not affected)."""
+        loaded = self._loaded_keys.get(path)
+        if loaded is None:
+            try:
+                loaded = list(asyncssh.load_keypairs(str(path)))
+            except (OSError, ValueError, asyncssh.Error) as exc:  # KeyImportError: ValueError
+                loaded = _key_problem(path, exc)
+            self._loaded_keys[path] = loaded
+        if isinstance(loaded, str):
+            raise TransportError(host, loaded)
+        return loaded
+
+    def _keys(self, host: Host) -> list[asyncssh.SSHKeyPair] | None:
+        """The host's own key (e.g. ansible_ssh_private_key_file) first, then the -i
+        keys; None (the SSH agent and ~/.ssh/id_*) when neither is given."""
+        paths = list(self.options.identities)
+        if host.agent.identity:
+            paths.insert(0, Path(os.path.expanduser(host.agent.identity)))
+        if not paths:
+            return None
+        return [key for path in paths for key in self._keypairs(path, host.name)]
 
     async def _connect(self, host: Host) -> asyncssh.SSHClientConnection:
         spec = host.agent
         address = str(spec.ssh_address or host.nics[0].address)
         opts = self.options
-        known: object = self._load_known_hosts()
-        is_known = self._is_known(address, spec.port)
+        client_keys = self._keys(host)
+        trusted, ca, revoked = self._host_keys(address, spec.port)
+        is_known = bool(trusted or ca)
         trusting = not is_known and opts.trust_new_host_keys
-        if trusting:
-            known = None  # trust on first use, then record the key below
+        # revoked keys are refused in every case: asyncssh checks them before the
+        # trusted ones, and before it asks the client (which says yes when trusting)
+        known = (trusted, ca, revoked)
+        client = _TofuClient(trusting)
         kwargs: dict[str, object] = {
             "port": spec.port,
             "known_hosts": known,
             "connect_timeout": opts.connect_timeout,
             "login_timeout": opts.connect_timeout,
+            "keepalive_interval": opts.keepalive_interval,
+            "keepalive_count_max": opts.keepalive_count_max,
+            "client_factory": lambda: client,
         }
         if spec.user:
             kwargs["username"] = spec.user
-        keys = [str(p) for p in opts.identities]
-        if spec.identity:  # the host's own key (e.g. ansible_ssh_private_key_file) first
-            keys.insert(0, os.path.expanduser(spec.identity))
-        if keys:
-            kwargs["client_keys"] = keys
+        if client_keys is not None:
+            kwargs["client_keys"] = client_keys
         try:
             conn = await asyncio.wait_for(
                 asyncssh.connect(address, **kwargs),
                 opts.connect_timeout + 2,
             )
         except asyncssh.HostKeyNotVerifiable as exc:
+            if "revoked" in str(exc.reason).lower():
+                raise TransportError(
+                    host.name,
+                    f"host key of {address} is marked @revoked in {opts.known_hosts_path()}: "
+                    "refused (always, whatever --trust-new-host-keys says)",
+                ) from None
             if not is_known:
                 raise TransportError(
                     host.name,
@@ -230,6 +351,13 @@ class SshTransport:
                 "(authorized_keys on the host, or -i/--identity here)",
             ) from None
         except (asyncio.TimeoutError, TimeoutError):
+            if client.tcp_connected:
+                raise TransportError(
+                    host.name,
+                    f"{address}:{spec.port} accepted the connection but no SSH server answered "
+                    f"within {opts.connect_timeout:g} s (another service on that port, or a "
+                    "proxy in the way)",
+                ) from None
             raise TransportError(
                 host.name,
                 f"no SSH answer from {address}:{spec.port} within {opts.connect_timeout:g} s "
@@ -244,9 +372,17 @@ class SshTransport:
                 host.name, f"cannot reach {address}:{spec.port}: {exc.strerror or exc}"
             ) from None
         except asyncssh.Error as exc:
-            raise TransportError(host.name, f"SSH to {address} failed: {exc.reason}") from None
+            raise TransportError(
+                host.name, f"SSH to {address} failed: {escape_control(str(exc.reason))}"
+            ) from None
+        except ValueError as exc:  # a key asyncssh could not use after all
+            raise TransportError(host.name, f"SSH to {address} failed: {exc}") from None
         if trusting:
-            await self._record_host_key(host.name, address, spec.port, conn)
+            try:
+                await self._record_host_key(host.name, address, spec.port, conn)
+            except TransportError:
+                conn.close()
+                raise
         return conn
 
     async def _record_host_key(
@@ -259,9 +395,17 @@ class SshTransport:
         line = f"{entry} {key.export_public_key().decode().strip()}\n"
         path = self.options.known_hosts_path()
         async with self._trust_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="ascii") as fh:
-                fh.write(line)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="ascii") as fh:
+                    fh.write(line)
+            except OSError as exc:
+                raise TransportError(
+                    name,
+                    f"could not add the new host key of {address} to {path}: "
+                    f"{exc.strerror or exc}; make the file writable or add the key yourself "
+                    f"({key.get_algorithm()} {key.get_fingerprint()})",
+                ) from None
             self._known_hosts = None
         log.warning(
             "[host=%s] trusted a new host key on first contact: %s %s (added to %s)",
@@ -271,53 +415,39 @@ class SshTransport:
             path,
         )
 
-    async def _upload(self, host: Host, conn: asyncssh.SSHClientConnection) -> tuple[str, bool]:
-        """Put the zipapp in ~/.netcheck/ unless a file with the same hash is there."""
-        local = self._zip()
-        remote = f"{REMOTE_DIR}/{local.name}"
-        try:
-            async with conn.start_sftp_client() as sftp:
-                if await sftp.exists(remote):
-                    # the name is the content hash, and uploads land under a temporary
-                    # name first: a file with this name is this exact agent
-                    return remote, False
-                if not await sftp.exists(REMOTE_DIR):
-                    with contextlib.suppress(asyncssh.SFTPFailure):  # another upload made it
-                        await sftp.mkdir(REMOTE_DIR)
-                tmp = f"{remote}.{secrets.token_hex(4)}.part"
-                await sftp.put(str(local), tmp)
-                try:
-                    await sftp.rename(tmp, remote)
-                except asyncssh.SFTPError:
-                    # a concurrent upload of the same agent won the race: same content
-                    await sftp.remove(tmp)
-                    if not await sftp.exists(remote):
-                        raise
-        except (asyncssh.Error, OSError) as exc:
-            raise TransportError(host.name, f"uploading the agent failed: {exc}") from None
-        return remote, True
-
     def _command(self, host: Host, remote: str) -> str:
         python = host.agent.python
-        # A Windows interpreter path has backslashes and maybe spaces: quote it the way
-        # both cmd.exe and POSIX shells accept (double quotes, no expansion inside).
-        py = f'"{python}"' if "\\" in python or " " in python else shlex.quote(python)
-        return f"{py} {remote} --max-seconds {int(self.options.agent_max_seconds)}"
+        platform = remote_platform(host.os, python)
+        try:
+            return agent_command(
+                python,
+                remote,
+                ["--max-seconds", str(int(self.options.agent_max_seconds))],
+                platform,
+            )
+        except QuotingError as exc:
+            raise TransportError(host.name, f"agent.python {exc}; give a plain path") from None
 
     async def start(self, host: Host) -> AgentChannel:
         t0 = time.perf_counter()
+        command = self._command(host, f"{self.options.remote_dir}/{self._zip().name}")
         conn = await self._connect(host)
         t1 = time.perf_counter()
         try:
-            remote, uploaded = await self._upload(host, conn)
+            _, uploaded = await upload_agent(conn, host, self._agent(), self.options.remote_dir)
             t2 = time.perf_counter()
-            proc = await conn.create_process(self._command(host, remote), encoding=None)
+            proc = await conn.create_process(command, encoding=None)
         except TransportError:
             conn.close()
             raise
         except (asyncssh.Error, OSError) as exc:
             conn.close()
-            raise TransportError(host.name, f"could not run the agent: {exc}") from None
+            raise TransportError(
+                host.name, f"could not run the agent: {escape_control(str(exc))}"
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
         guard = _HelloGuard(_SshChannel(host.name, conn, proc))
         guard.timings = {
             "connect_s": t1 - t0,

@@ -169,7 +169,10 @@ def test_agents_and_responders() -> None:
         {**ALL_GOOD, MT_CS: CellStatus.AGENT_UNAVAILABLE}, agents=agents, responders=responders
     )
     lines = render_table(sweep).splitlines()
-    assert "Listeners: 2 netcheck responders (nonce-proven end to end), 1 real service" in lines
+    assert (
+        "Listeners: 2 netcheck responders (nonce-proven end to end), "
+        "1 real service (mt01 127.0.2.20:9443)"
+    ) in lines
     assert "  no responder on ps-azure 127.0.4.4:9443: no agent on the host" in lines
     assert "agent unavailable on mt01 (ssh): Permission denied (publickey)" in lines
     assert "agent lost on ps-azure (ssh): channel closed" in lines

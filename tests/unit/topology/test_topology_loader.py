@@ -116,7 +116,7 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         "paths.s2s-vpn.sites[1]",
         "unknown site 'branch'; declared sites: azure, onprem",
     ),
-    "duplicate-host.yaml": (20, 3, "hosts.cs01", "duplicate key 'cs01' (first given at line 13)"),
+    "duplicate-host.yaml": (20, 3, "hosts.cs01", "duplicate key 'cs01' (first given at line 12)"),
     "duplicate-nic-address.yaml": (
         17,
         27,
@@ -360,7 +360,9 @@ def test_unknown_os() -> None:
 
 def test_bad_host_name() -> None:
     err = _err(HEAD + "hosts:\n  'cs 01': {site: onprem, roles: [vcenter], address: 127.0.2.1}\n")
-    assert err.message == "'cs 01' is not a valid host name (no spaces or '|')"
+    assert err.message == (
+        "'cs 01' is not a valid host name (no spaces, control characters or '|')"
+    )
 
 
 def test_unknown_key_in_defaults_agent() -> None:
