@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from netcheck.appverdict import AppVerdict, judge_app
 from netcheck.plan import ProbeSpec
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.topology.model import PathExpect
 
 __all__ = [

@@ -23,138 +23,29 @@ from netcheck_agent import protocol as p
 
 from netcheck.agentclient import AgentClient
 from netcheck.appplan import attempt_timeout_ms
-from netcheck.bandwidth import (
-    BandwidthOutcome,
-    BandwidthStatus,
-    BandwidthVerdict,
-    judge_bandwidth,
-    run_bandwidth_checks,
-)
+from netcheck.bandwidth import BandwidthOutcome, BandwidthStatus, run_bandwidth_checks
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
 from netcheck.diagnose import DiagnoseSettings, Diagnostics, run_diagnostics
 from netcheck.errors import AgentLost, TransportError
-from netcheck.nic.model import HostNicReport
 from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
 from netcheck.plan import Plan, ProbeSpec
-from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
+from netcheck.readiness import LiveStatus, evaluate
 from netcheck.readiness.live import read_facts
-from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
-from netcheck.stats import CellVerdict, judge
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.events import SweepObserver
+from netcheck.result.judge import CellJudge
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.topology.model import Host, Role
 from netcheck.transports.base import Transport
 
-__all__ = ["ResponderInfo", "SweepObserver", "SweepResult", "run_sweep"]
+__all__ = [
+    "ResponderInfo",
+    "SweepObserver",
+    "SweepResult",
+    "run_sweep",
+]  # the first three: re-exported from netcheck.result
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ResponderInfo:
-    """What listened on a destination port during the sweep."""
-
-    host: str
-    address: str
-    port: int
-    state: str  # "responder" | "service" (real service holds the port) | "none"
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SweepResult:
-    sweep_id: str
-    plan: Plan
-    results: tuple[CellResult, ...]  # in plan order
-    agents: tuple[AgentInfo, ...]
-    responders: tuple[ResponderInfo, ...]
-    started_at: float
-    finished_at: float
-    interrupted: bool = False
-    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
-    bandwidth: tuple[BandwidthOutcome, ...] = ()  # the topology's bandwidth tests, in order
-    readiness: ReadinessResult | None = None  # failback prerequisites, when checked
-    diagnostics: Diagnostics | None = None  # traces of failing cells, path checks (when run)
-    nics: tuple[HostNicReport, ...] = ()  # dual-NIC checks, one per multi-NIC host
-    _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
-        default=None, init=False, compare=False, repr=False
-    )
-
-    @property
-    def partial(self) -> bool:
-        return self.interrupted or any(r.status is CellStatus.NOT_RUN for r in self.results)
-
-    def verdicts(self) -> list[tuple[CellResult, CellVerdict]]:
-        """Each cell judged against its rule and path (computed once: results are frozen)."""
-        if self._verdicts is None:
-            expects = {x.name: x.expect for x in self.plan.topology.paths}
-            timeout = self.plan.settings.timeout_ms
-            judged = [
-                (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout))
-                for r in self.results
-            ]
-            if self.diagnostics is not None and self.diagnostics.cells:
-                judged = _with_diagnosis(judged, self.diagnostics)
-            object.__setattr__(self, "_verdicts", judged)
-        return list(self._verdicts or ())
-
-    @property
-    def go(self) -> bool:
-        if self.readiness is not None and not self.readiness.go:  # a failing check: no-go
-            return False
-        if not all(v.passed for _, v in self.bandwidth_verdicts()):
-            return False
-        if self.diagnostics is not None and not self.diagnostics.passed:  # path checks
-            return False
-        if not all(n.go for n in self.nics):  # a failing dual-NIC finding
-            return False
-        return not self.interrupted and all(v.passed for _, v in self.verdicts())
-
-    def bandwidth_verdicts(self) -> list[tuple[BandwidthOutcome, BandwidthVerdict]]:
-        return [(b, judge_bandwidth(b, self.plan.topology)) for b in self.bandwidth]
-
-    def __repr__(self) -> str:
-        # Short on purpose: asyncio.run (3.11's Runner) reprs its main task, and so
-        # this result, when it restores the SIGINT handler; the field-by-field repr
-        # of a 5,000-cell sweep took ~0.4 s.
-        return (
-            f"SweepResult(sweep_id={self.sweep_id!r}, cells={len(self.results)}, "
-            f"agents={len(self.agents)}, interrupted={self.interrupted})"
-        )
-
-
-def _with_diagnosis(
-    judged: list[tuple[CellResult, CellVerdict]], diagnostics: Diagnostics
-) -> list[tuple[CellResult, CellVerdict]]:
-    """An unreachable cell's reason names the ICMP answer its trace got, and from whom.
-
-    A connect fails with EHOSTUNREACH for admin-prohibited and host-unreachable
-    alike; the trace (raw or error-queue) tells them apart.
-    """
-    out = []
-    for r, v in judged:
-        d = diagnostics.for_cell(r.spec.cell_id)
-        if d is not None and not v.passed and d.where.icmp:
-            hop = d.where.last_hop
-            ttl = f" at hop {hop.ttl}" if hop is not None else ""
-            why = f"ICMP {d.where.icmp} from {d.where.last_label}{ttl} (traced)"
-            v = replace(v, reason=f"{v.reason}; {why}")
-        out.append((r, v))
-    return out
-
-
-class SweepObserver:
-    """Hooks for progress displays and the store; every method is optional."""
-
-    def on_start(self, plan: Plan, sweep_id: str) -> None:
-        pass
-
-    def on_agent(self, info: AgentInfo) -> None:
-        pass
-
-    def on_result(self, result: CellResult) -> None:
-        pass
-
-    def on_finish(self, result: SweepResult) -> None:
-        pass
 
 
 @dataclass
@@ -283,7 +174,6 @@ async def _run_sweep(
             needed.append(h)
     bw_done: dict[int, BandwidthOutcome] = {}
     diagnostics: Diagnostics | None = None
-    st_timeout = plan.settings.timeout_ms
 
     clients: dict[str, AgentClient] = {}
     responder_ids: dict[str, str] = {}
@@ -465,11 +355,8 @@ async def _run_sweep(
             phase("nic_s")
         if diagnose is not None:
             # while the responders still listen, so path traces can reach their targets
-            expects = {x.name: x.expect for x in topo.paths}
-            rows = [
-                (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, st_timeout))
-                for r in state.results.values()
-            ]
+            judge = CellJudge.for_plan(plan)
+            rows = [(r, judge(r)) for r in state.results.values()]
             diagnostics = await run_diagnostics(topo, rows, clients, diagnose)
             phase("diagnose_s")
         if topo.bandwidth:
@@ -532,20 +419,10 @@ async def _run_sweep(
         if readiness
         else None,
         diagnostics=diagnostics,
-        nics=nic_session.reports(state.results, _judge_for(plan), interrupted),
+        nics=nic_session.reports(state.results, CellJudge.for_plan(plan), interrupted),
     )
     obs.on_finish(result)
     return result
-
-
-def _judge_for(plan: Plan) -> Callable[[CellResult], CellVerdict]:
-    expects = {x.name: x.expect for x in plan.topology.paths}
-    timeout = plan.settings.timeout_ms
-
-    def judged(r: CellResult) -> CellVerdict:
-        return judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout)
-
-    return judged
 
 
 def _lost(info: AgentInfo, reason: str) -> AgentInfo:

@@ -23,7 +23,7 @@ from netcheck.nic.cells import multi_nic_hosts, per_nic_cells
 from netcheck.nic.checks import analyse
 from netcheck.nic.model import HostNicReport, NicCellResult, PerNicCell
 from netcheck.plan import Plan, ProbeSpec
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.stats import CellVerdict
 from netcheck.topology.model import Host
 

@@ -29,9 +29,9 @@ from netcheck.report._html_assets import CSS, JS
 from netcheck.report.diagnose_report import path_figures
 from netcheck.report.json_report import SCHEMA, SCHEMA_VERSION, sweep_to_dict
 from netcheck.report.paths import NicCell, PathSummary, nic_usage, path_summaries
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["cell_class", "render_html", "rtt_bucket"]
 

@@ -11,9 +11,9 @@ from netcheck.report.bandwidth_report import outcome_to_dict
 from netcheck.report.diagnose_report import diagnostics_to_dict
 from netcheck.report.nic_report import nic_report_to_dict
 from netcheck.report.readiness_report import readiness_to_dict
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["SCHEMA_VERSION", "cell_to_dict", "render_json", "sweep_to_dict"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["case_name", "render_junit"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from netcheck.report.table import cell_text  # one wording for the terminal and tickets
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["md_escape", "render_markdown"]
 

@@ -15,9 +15,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
-from netcheck.sweep import SweepResult
 
 __all__ = [
     "MetricFamily",

@@ -14,9 +14,9 @@ from netcheck.report.app_report import app_lines, cell_word
 from netcheck.report.bandwidth_report import bandwidth_lines
 from netcheck.report.diagnose_report import diagnostics_lines
 from netcheck.report.readiness_report import readiness_lines
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["MAX_MATRIX_COLUMNS", "cell_text", "render_table"]
 

@@ -22,9 +22,9 @@ from netcheck.catalog import Evidence, Rule
 from netcheck.errors import ConfigError, StoreError
 from netcheck.plan import Plan, ProbeSpec, build_plan
 from netcheck.report.diagnose_report import diagnostics_from_dict
-from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.store.schema import connect, describe_error
-from netcheck.sweep import ResponderInfo, SweepResult
 from netcheck.topology import SweepSettings, load_topology_text
 
 __all__ = ["SweepSummary", "list_sweeps", "load_sweep", "open_store", "resolve_sweep_id"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.errors import TransportError, UsageError
-from netcheck.sweep import SweepResult
+from netcheck.result.model import SweepResult
 from netcheck.watch import JITTER, WatchState, jittered, next_delay, parse_interval, run_watch
 
 sys.path.insert(0, str(Path(__file__).parent / "report"))

@@ -22,8 +22,8 @@ from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
 from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
 from netcheck.report.plan_report import plan_to_dict, render_plan_table
-from netcheck.results import AgentInfo, CellStatus
-from netcheck.sweep import ResponderInfo
+from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.model import ResponderInfo
 
 CATALOG = load_catalog()
 

@@ -18,7 +18,7 @@ from netcheck.report.prom import (
     render_prom,
     sweep_metrics,
 )
-from netcheck.results import AgentInfo, CellStatus
+from netcheck.result.cells import AgentInfo, CellStatus
 from tests.conftest import require
 
 

@@ -18,7 +18,8 @@ from reportkit import DEFAULT, PS_MT, RDP, TOPOLOGY, make_sweep, report_plan, sp
 
 from netcheck.errors import StoreError
 from netcheck.report.formats import FORMATS
-from netcheck.results import AgentInfo, CellStatus
+from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.store import (
     SCHEMA_VERSION,
     StoreObserver,
@@ -30,7 +31,6 @@ from netcheck.store import (
     topology_digest,
 )
 from netcheck.store import schema as schema_mod
-from netcheck.sweep import ResponderInfo, SweepResult
 
 AGENTS = (
     AgentInfo(
