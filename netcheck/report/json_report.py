@@ -9,6 +9,7 @@ from typing import Any
 from netcheck.report.app_report import app_to_dict
 from netcheck.report.bandwidth_report import outcome_to_dict
 from netcheck.report.diagnose_report import diagnostics_to_dict
+from netcheck.report.findings_report import finding_to_dict, findings_summary
 from netcheck.report.nic_report import nic_report_to_dict
 from netcheck.report.readiness_report import readiness_to_dict
 from netcheck.result.cells import CellResult
@@ -95,6 +96,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
     unmeasured = sum(1 for r, _ in verdicts if r.status.value != "measured")
     st = sweep.plan.settings
     topo = sweep.plan.topology
+    findings = sweep.findings()
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -116,6 +118,8 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
             "passed": passed,
             "failed": len(verdicts) - passed,
             "not_measured": unmeasured,
+            "findings": findings_summary(findings),
+            "failing": [f.id for f in findings if f.failed],
         },
         "agents": [
             {
@@ -154,6 +158,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
         if sweep.diagnostics is None
         else diagnostics_to_dict(sweep.diagnostics),
         "nics": [nic_report_to_dict(n) for n in sweep.nics],
+        "findings": [finding_to_dict(f) for f in findings],
     }
 
 
@@ -168,7 +173,7 @@ def render_json(sweep: SweepResult) -> str:
     """
     parts = []
     for key, value in sweep_to_dict(sweep).items():
-        if key == "cells" and value:
+        if key in ("cells", "findings") and value:
             text = "[\n    " + ",\n    ".join(_compact(c) for c in value) + "\n  ]"
         else:
             text = json.dumps(value, indent=2).replace("\n", "\n  ")

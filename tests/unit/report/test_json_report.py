@@ -23,6 +23,7 @@ from netcheck.catalog import load_catalog
 from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
 from netcheck.report.plan_report import plan_to_dict, render_plan_table
 from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.findings import Finding
 from netcheck.result.model import ResponderInfo
 
 CATALOG = load_catalog()
@@ -104,7 +105,12 @@ def test_top_level() -> None:
         "timeout_ms": 800,
         "concurrency": 256,
     }
-    assert doc["summary"] == {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
+    counts = {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
+    assert {k: doc["summary"][k] for k in counts} == counts
+    assert doc["summary"]["findings"] == {"cell": {"pass": 3, "fail": 3, "warn": 0, "unknown": 0}}
+    failing = [f["id"] for f in doc["findings"] if f["verdict"] == "fail"]
+    assert doc["summary"]["failing"] == failing
+    assert failing == ["cell:" + c["cell_id"] for c in doc["cells"] if not c["passed"]]
     assert len(doc["cells"]) == 6
 
 
@@ -117,7 +123,9 @@ def test_phases() -> None:
 def test_go_verdict() -> None:
     doc = sweep_to_dict(make_sweep({RDP: "refused"}))
     assert doc["verdict"] == "go"
-    assert doc["summary"] == {"cells": 6, "passed": 6, "failed": 0, "not_measured": 0}
+    counts = {"cells": 6, "passed": 6, "failed": 0, "not_measured": 0}
+    assert {k: doc["summary"][k] for k in counts} == counts
+    assert doc["summary"]["failing"] == []
 
 
 def test_every_cell_field() -> None:
@@ -222,7 +230,8 @@ def test_failing_cells_carry_hint_reason_and_evidence() -> None:
 def test_partial_and_not_measured() -> None:
     doc = sweep_to_dict(make_sweep({RDP: "refused", MT_CS: CellStatus.NOT_RUN}, interrupted=True))
     assert (doc["partial"], doc["verdict"]) == (True, "no-go")
-    assert doc["summary"] == {"cells": 6, "passed": 5, "failed": 1, "not_measured": 1}
+    counts = {"cells": 6, "passed": 5, "failed": 1, "not_measured": 1}
+    assert {k: doc["summary"][k] for k in counts} == counts
     c = _cells(doc, MT_CS)
     assert (c["status"], c["verdict"], c["passed"], c["sent"], c["samples"]) == (
         "not_run",
@@ -380,6 +389,10 @@ def test_the_schema_document_lists_every_field() -> None:
     assert fields["`agents[]`"] == list(doc["agents"][0])
     assert fields["`responders[]`"] == list(doc["responders"][0])
     assert fields["`skipped[]`"] == list(doc["skipped"][0])
+    assert fields["`findings[]`"] == list(doc["findings"][0])
+    assert fields["`findings[]`"] == [
+        f.name for f in dataclasses.fields(Finding) if f.name != "group"
+    ]
     cell = _cells(doc, VM_CS)
     assert fields["`cells[]`"] == list(cell)
     assert fields["`cells[].rtt_ms`"] == list(cell["rtt_ms"])
