@@ -24,8 +24,8 @@ from typing import Any
 from netcheck import __version__
 from netcheck.errors import StoreError
 from netcheck.plan import Plan
-from netcheck.report.diagnose_report import diagnostics_to_dict
 from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Sample
+from netcheck.result.codec import dumps, encode, result_to_dict
 from netcheck.result.events import SweepObserver
 from netcheck.result.judge import CellJudge
 from netcheck.result.model import ResponderInfo, SweepResult
@@ -243,8 +243,8 @@ class StoreObserver(SweepObserver):
             conn.executemany(
                 "INSERT INTO cells (sweep_id, cell_id, idx, source_host, source_nic, "
                 "source_address, dest_host, dest_nic, dest_address, proto, port, "
-                "documented_port, rule_ids, evidence, expect_reachable, path, kind) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "documented_port, rule_ids, evidence, expect_reachable, path, kind, params) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     (
                         sweep_id,
@@ -264,6 +264,7 @@ class StoreObserver(SweepObserver):
                         int(s.expect_reachable),
                         s.path,
                         s.kind,
+                        _json(encode(s.params)),
                     )
                     for i, s in enumerate(plan.specs)
                 ),
@@ -357,16 +358,14 @@ class StoreObserver(SweepObserver):
             )
             conn.execute(
                 "UPDATE sweeps SET started_at = ?, finished_at = ?, interrupted = ?, "
-                "verdict = ?, phases = ?, diagnostics = ? WHERE id = ?",
+                "verdict = ?, phases = ?, result = ? WHERE id = ?",
                 (
                     result.started_at,
                     result.finished_at,
                     int(result.interrupted),
                     "go" if result.go else "no-go",
                     _json(result.phases),
-                    None
-                    if result.diagnostics is None
-                    else _json(diagnostics_to_dict(result.diagnostics)),
+                    dumps(result_to_dict(result, cells=False)),
                     result.sweep_id,
                 ),
             )

@@ -351,20 +351,34 @@ def test_migrations_upgrade_an_older_database(
     check.close()
 
 
-def test_report_notes_a_verdict_the_stored_cells_do_not_explain(
+def test_report_exit_code_is_the_sweeps_verdict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Bandwidth and readiness results are not stored: `report` says so rather than show GO."""
     from netcheck.cli import main
 
     db = tmp_path / "nc.db"
     _store(_sweep(kinds={RDP: "refused"}), db)
     assert main(["report", "sw-0001", "--db", str(db)]) == 0
     assert "GO: 6 of 6 cells pass" in capsys.readouterr().out
+    _store(replace(_sweep(), sweep_id="sw-0002"), db)  # failing cells
+    assert main(["report", "sw-0002", "--db", str(db)]) == 1
+    assert "NO-GO" in capsys.readouterr().out
+
+
+def test_report_of_a_sweep_stored_before_schema_3_keeps_its_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older netcheck stored no bandwidth, readiness or NIC results: `report` says so,
+    and its exit code is the verdict the sweep had when it ran."""
+    from netcheck.cli import main
+
+    db = tmp_path / "nc.db"
+    _store(_sweep(kinds={RDP: "refused"}), db)
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE sweeps SET verdict = 'no-go'")  # as a failed readiness check leaves it
+    # as an older netcheck leaves a sweep whose readiness check failed
+    conn.execute("UPDATE sweeps SET verdict = 'no-go', result = NULL")
     conn.commit()
     conn.close()
-    assert main(["report", "sw-0001", "--db", str(db)]) == 0
+    assert main(["report", "sw-0001", "--db", str(db)]) == 1
     err = capsys.readouterr().err
-    assert "sweep sw-0001 was NO-GO when it ran" in err and "not stored" in err
+    assert "stored by an older netcheck" in err and "it was NO-GO when it ran" in err
