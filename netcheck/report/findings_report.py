@@ -58,5 +58,5 @@ def failing_lines(findings: Sequence[Finding], indent: str = "  ") -> list[str]:
             continue
         out.append(f"{indent}{f.id}: {f.reason}")
         if f.hint:
-            out.append(f"{indent}    fix: {f.hint}")
+            out.append(f"{' ' * len(indent)}  fix: {f.hint}")
     return out

@@ -116,7 +116,8 @@ def _decode_union(args: tuple[Any, ...], data: Any) -> Any:
     # a union of JSON-native types (a fact value): the JSON value is the value
     if isinstance(data, list) and any(typing.get_origin(a) is list for a in rest):
         return list(data)
-    if isinstance(data, _PRIMITIVES) and all(a in _PRIMITIVES for a in rest if a is not list):
+    scalars = [a for a in rest if typing.get_origin(a) is not list]
+    if isinstance(data, _PRIMITIVES) and all(a in _PRIMITIVES for a in scalars):
         return data
     raise TypeError(f"cannot decode {data!r} as one of {args}")
 
