@@ -21,7 +21,7 @@ from html import escape
 
 from netcheck import __version__
 from netcheck.catalog import Evidence
-from netcheck.diagnose import PathCheck
+from netcheck.diagnose.model import PathCheck
 from netcheck.nic.model import HostNicReport, NicVerdict
 from netcheck.plan import NO_MATCHING_HOSTS
 from netcheck.readiness.model import Verdict as ReadyVerdict
