@@ -6,6 +6,7 @@ Real SQLite files in a temp folder; the sweep itself is crafted (no agent, no so
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
 from dataclasses import replace
@@ -382,3 +383,37 @@ def test_report_of_a_sweep_stored_before_schema_3_keeps_its_verdict(
     assert main(["report", "sw-0001", "--db", str(db)]) == 1
     err = capsys.readouterr().err
     assert "stored by an older netcheck" in err and "it was NO-GO when it ran" in err
+
+
+def test_a_schema_2_database_migrates_and_its_sweeps_still_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database an older netcheck wrote (schema 2: no whole result, no params) is
+    upgraded in place; its sweeps render from their rows, with their stored verdict."""
+    from netcheck.cli import main
+
+    db = tmp_path / "old.db"
+    sweep = _sweep(kinds={RDP: "refused"})
+    _store(sweep, db)
+    # turn it into what schema 2 left: drop what migration 3 added
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE sweeps DROP COLUMN result")
+    conn.execute("ALTER TABLE cells DROP COLUMN params")
+    conn.execute("UPDATE sweeps SET verdict = 'no-go'")  # its bandwidth test had failed
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    assert main(["report", "sw-0001", "--db", str(db), "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert "stored by an older netcheck" in captured.err
+    doc = json.loads(captured.out)
+    assert doc["summary"]["passed"] == 6  # the cells it kept
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(sweeps)")}
+    assert "result" in columns
+    conn.close()
+    # a new sweep in the upgraded database is stored whole
+    _store(replace(sweep, sweep_id="sw-0002"), db)
+    assert main(["report", "sw-0002", "--db", str(db), "--format", "json"]) == 0
+    assert "older netcheck" not in capsys.readouterr().err
