@@ -79,12 +79,16 @@ class Finding:
 _SPACE = re.compile(r"\s")
 _SLUG_ARROW = re.compile(r"\s*[→←]\s*")
 _SLUG_SPACE = re.compile(r"\s+")
+_NEEDS_SLUG = re.compile(r"[\s→←]")
 
 
 def finding_id(kind: str, *parts: str) -> str:
     """`kind:part:part`, each part without whitespace ("cs01 → ps" becomes "cs01>ps")."""
     out = [kind]
     for part in parts:
+        if part and not _NEEDS_SLUG.search(part):  # the common case: a name, a cell id
+            out.append(part)
+            continue
         p = _SLUG_ARROW.sub(">", part.strip())
         out.append(_SLUG_SPACE.sub("_", p) or "-")
     return ":".join(out)
@@ -148,10 +152,10 @@ def cell_subject(r: CellResult) -> str:
 def _cell_findings(
     sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]
 ) -> Iterator[Finding]:
-    plan = sweep.plan
+    rules = {x.id: x for x in sweep.plan.rules}  # plan.rule() rebuilds the list each call
     for r, v in rows:
         s = r.spec
-        rule = plan.rule(s.rule_id)
+        rule = rules[s.rule_id]
         app = v.app
         kind = "cell" if s.kind == "tcp_connect" else "app"
         hint, doc = rule.hint, rule.doc
