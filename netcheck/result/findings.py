@@ -42,6 +42,7 @@ __all__ = [
 
 #: The check kinds, in the order reports list them.
 KINDS = ("cell", "app", "bandwidth", "path", "nic", "readiness")
+_KIND_SET = frozenset(KINDS)
 
 
 class FindingVerdict(enum.Enum):
@@ -68,7 +69,7 @@ class Finding:
     def __post_init__(self) -> None:
         if not self.id or _SPACE.search(self.id):
             raise ValueError(f"finding id {self.id!r}: must be non-empty, without whitespace")
-        if self.kind not in KINDS:
+        if self.kind not in _KIND_SET:
             raise ValueError(f"finding {self.id}: unknown kind {self.kind!r}")
 
     @property
@@ -140,41 +141,37 @@ def _unique(found: list[Finding]) -> Iterator[Finding]:
             )
 
 
+PASS, FAIL = FindingVerdict.PASS, FindingVerdict.FAIL
+
+
 def _pass_fail(passed: bool) -> FindingVerdict:
     return FindingVerdict.PASS if passed else FindingVerdict.FAIL
 
 
-def cell_subject(r: CellResult) -> str:
-    s = r.spec
-    return f"{s.source_host}/{s.source_nic} → {s.dest_host}/{s.dest_nic} {s.proto}/{s.port}"
-
-
-def _cell_findings(
-    sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]
-) -> Iterator[Finding]:
+def _cell_findings(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> list[Finding]:
+    """One finding per cell (a 5,000-cell sweep makes 5,000: kept cheap)."""
     rules = {x.id: x for x in sweep.plan.rules}  # plan.rule() rebuilds the list each call
+    out = []
     for r, v in rows:
         s = r.spec
-        rule = rules[s.rule_id]
-        app = v.app
+        rule_id = s.rule_ids[0]
+        rule = rules[rule_id]
         kind = "cell" if s.kind == "tcp_connect" else "app"
+        cell_id = s.cell_id
+        fid = f"{kind}:{cell_id}" if not _NEEDS_SLUG.search(cell_id) else finding_id(kind, cell_id)
+        subject = f"{s.source_host}/{s.source_nic} → {s.dest_host}/{s.dest_nic} {s.proto}/{s.port}"
+        if v.passed:
+            reason = v.reason or ("open" if s.expect_reachable else "blocked, as the rule requires")
+            out.append(
+                Finding(fid, kind, rule_id, subject, PASS, reason, "", rule.doc, s.source_host)
+            )
+            continue
         hint, doc = rule.hint, rule.doc
+        app = v.app
         if app is not None and app.failed:
             hint, doc = app.hint or hint, app.doc or doc
-        reason = v.reason or (
-            "open" if v.passed and s.expect_reachable else "blocked, as the rule requires"
-        )
-        yield Finding(
-            id=finding_id(kind, s.cell_id),
-            kind=kind,
-            check=s.rule_id,
-            subject=cell_subject(r),
-            verdict=_pass_fail(v.passed),
-            reason=reason,
-            hint="" if v.passed else hint,
-            doc=doc,
-            group=s.source_host,
-        )
+        out.append(Finding(fid, kind, rule_id, subject, FAIL, v.reason, hint, doc, s.source_host))
+    return out
 
 
 def _bandwidth_findings(
