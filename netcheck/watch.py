@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from netcheck.errors import NetcheckError, UsageError
 from netcheck.report.prom import escape_label_value, render_openmetrics, sweep_metrics
-from netcheck.result.model import SweepResult
+from netcheck.sweep import SweepResult
 
 __all__ = [
     "JITTER",

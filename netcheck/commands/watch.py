@@ -22,9 +22,7 @@ from netcheck.errors import OutputError, UsageError
 from netcheck.metrics_http import MetricsServer, parse_listen
 from netcheck.plan import Plan
 from netcheck.readiness import has_inventory
-from netcheck.result.events import SweepObserver
-from netcheck.result.model import SweepResult
-from netcheck.sweep import run_sweep
+from netcheck.sweep import SweepObserver, SweepResult, run_sweep
 from netcheck.watch import WatchState, parse_interval, run_watch
 
 DEFAULT_LISTEN = "127.0.0.1:9469"

@@ -18,10 +18,9 @@ from pathlib import Path
 
 from netcheck.demo import SilentPorts
 from netcheck.plan import build_plan
-from netcheck.result.cells import AgentInfo, CellResult, CellStatus
-from netcheck.result.events import SweepObserver
+from netcheck.results import AgentInfo, CellResult, CellStatus
 from netcheck.stats import Verdict
-from netcheck.sweep import run_sweep
+from netcheck.sweep import SweepObserver, run_sweep
 from netcheck.topology import load_topology_text
 from netcheck.transports.local import LocalTransport
 from netcheck.transports.ssh import SshOptions, SshTransport
