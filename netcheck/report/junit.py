@@ -125,8 +125,10 @@ def render_junit(sweep: SweepResult) -> str:
     """One test suite per source host for the cells, one per other check kind (bandwidth,
     path, nic, readiness): a test case per finding, so every failing finding is a failure."""
     topo = sweep.plan.topology
-    rows = {r.spec.cell_id: (r, v) for r, v in sweep.verdicts()}
     findings = sweep.findings()
+    # the cells' findings come first, one per cell in plan order (netcheck.result.findings)
+    cell_ids = [f.id for f in findings if f.kind in ("cell", "app")]
+    rows = dict(zip(cell_ids, sweep.verdicts(), strict=True))
     by_suite: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         cell = f.kind in ("cell", "app")
@@ -145,7 +147,7 @@ def render_junit(sweep: SweepResult) -> str:
         time=took,
     )
     for (what, source), group in by_suite.items():
-        cells = [rows[_cell_id(f)] for f in group if what == "from"]
+        cells = [rows[f.id] for f in group if what == "from"]
         suite = ET.SubElement(
             root,
             "testsuite",
@@ -170,7 +172,7 @@ def render_junit(sweep: SweepResult) -> str:
         if what == "from":
             classname = f"netcheck.{topo.name}.{source}"
             for f in group:
-                r, v = rows[_cell_id(f)]
+                r, v = rows[f.id]
                 _case(sweep, f, r, v, suite, classname)
         else:
             classname = f"netcheck.{topo.name}.{what}"
@@ -179,7 +181,3 @@ def render_junit(sweep: SweepResult) -> str:
     ET.indent(root)
     xml = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"
-
-
-def _cell_id(f: Finding) -> str:
-    return f.id.split(":", 1)[1].split("#", 1)[0]
