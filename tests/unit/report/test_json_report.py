@@ -406,3 +406,17 @@ def test_the_schema_document_lists_every_field() -> None:
     shared = [k for k in plan["cells"][0] if k != "kind"]  # type: ignore[index]
     named = re.findall(r"`([a-z_]+)`", plan_cell_doc.split("| field")[0])
     assert named == shared
+
+
+def test_the_fast_finding_line_is_the_compact_json_of_the_finding() -> None:
+    from netcheck.report.findings_report import finding_to_dict
+    from netcheck.report.json_report import _compact, _finding_line
+    from netcheck.result.findings import FindingVerdict
+
+    tricky = Finding(
+        "nic:x:cs01>ps", "nic", 'a "quoted" \\ check', "cs01 → ps-azure\tété", FindingVerdict.FAIL,
+        "line\nbreak \x01 ✓ 😀", "hint </script>", "doc",
+    )  # fmt: skip
+    assert _finding_line(tricky) == _compact(finding_to_dict(tricky))
+    doc = json.loads(render_json(make_sweep()))
+    assert [json.loads(_compact(f)) for f in doc["findings"]] == doc["findings"]
