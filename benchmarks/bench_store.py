@@ -23,9 +23,11 @@ from pathlib import Path
 
 from netcheck.plan import build_plan
 from netcheck.report.json_report import render_json
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.events import SweepObserver
+from netcheck.result.model import SweepResult
 from netcheck.store import StoreObserver
-from netcheck.sweep import SweepObserver, SweepResult, run_sweep
+from netcheck.sweep import run_sweep
 from netcheck.topology import load_topology, load_topology_text
 
 ROOT = Path(__file__).resolve().parent.parent

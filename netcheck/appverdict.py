@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from netcheck.plan import ProbeSpec
-from netcheck.results import FactValue, Outcome, Sample
+from netcheck.result.cells import FactValue, Outcome, Sample
 
 __all__ = [
     "APP_KINDS",

@@ -14,9 +14,9 @@ import enum
 from dataclasses import dataclass
 
 from netcheck.errors import UsageError
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["CellChange", "Change", "HostChange", "SweepDiff", "diff_sweeps"]
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from netcheck.plan import Plan
-from netcheck.results import AgentInfo, CellResult
-from netcheck.sweep import SweepObserver, SweepResult
+from netcheck.result.cells import AgentInfo, CellResult
+from netcheck.result.events import SweepObserver
+from netcheck.result.model import SweepResult
 
 __all__ = ["Observers"]
 

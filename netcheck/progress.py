@@ -13,9 +13,10 @@ import time
 from typing import TextIO
 
 from netcheck.plan import Plan
-from netcheck.results import AgentInfo, CellResult, CellStatus
-from netcheck.stats import judge
-from netcheck.sweep import SweepObserver, SweepResult
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus
+from netcheck.result.events import SweepObserver
+from netcheck.result.judge import CellJudge
+from netcheck.result.model import SweepResult
 
 __all__ = ["TerminalProgress"]
 
@@ -39,9 +40,11 @@ class TerminalProgress(SweepObserver):
         self.done = 0
         self.failing = 0
         self._last = 0.0
+        self._judge = CellJudge()
 
     def on_start(self, plan: Plan, sweep_id: str) -> None:
         self.total = len(plan.specs)
+        self._judge = CellJudge.for_plan(plan)  # the paths' RTT and loss limits too
         self._last_log = time.monotonic()
         if self.logging:
             log.info(
@@ -69,7 +72,7 @@ class TerminalProgress(SweepObserver):
         self.done += 1
         if not (self.enabled or self.logging):
             return  # nothing shows the count: don't pay for judging every cell
-        if result.status is not CellStatus.MEASURED or not judge(result).passed:
+        if result.status is not CellStatus.MEASURED or not self._judge(result).passed:
             self.failing += 1
         if self.logging:
             now = time.monotonic()

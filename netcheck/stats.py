@@ -25,7 +25,7 @@ from netcheck_agent.challenge import DETAIL_MISDIRECTED, DETAIL_OTHER_SWEEP
 
 from netcheck.appverdict import AppVerdict, judge_app
 from netcheck.plan import ProbeSpec
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.topology.model import PathExpect
 
 __all__ = [

@@ -1,9 +1,12 @@
 """Run a plan: start agents, open responders, stream probe results, tear down.
 
-The one orchestrator. Failures are data: an agent that can't start becomes
-"agent unavailable" cells for its host, an agent that dies mid-sweep leaves
-its finished cells and marks the rest "agent lost", and an interrupt keeps
-every result that had arrived (the sweep is marked partial).
+The one orchestrator, as a sequence of small phases over one `_Sweep`: agents,
+responders, readiness facts, probes (with the per-NIC cells around them),
+diagnostics, bandwidth, teardown; then `result()` assembles the `SweepResult`.
+Failures are data: an agent that can't start becomes "agent unavailable" cells
+for its host, an agent that dies mid-sweep leaves its finished cells and marks
+the rest "agent lost", and an interrupt keeps every result that had arrived (the
+sweep is marked partial).
 """
 
 from __future__ import annotations
@@ -16,168 +19,33 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from netcheck_agent import protocol as p
 
 from netcheck.agentclient import AgentClient
-from netcheck.appplan import attempt_timeout_ms
-from netcheck.bandwidth import (
-    BandwidthOutcome,
-    BandwidthStatus,
-    BandwidthVerdict,
-    judge_bandwidth,
-    run_bandwidth_checks,
-)
+from netcheck.bandwidth import BandwidthOutcome, BandwidthStatus, run_bandwidth_checks
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
 from netcheck.deadline import AGENT_START_S, ProbeLoad
 from netcheck.diagnose import DiagnoseSettings, Diagnostics, run_diagnostics
 from netcheck.errors import AgentLost, TransportError
-from netcheck.nic.model import HostNicReport
 from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
 from netcheck.plan import Plan, ProbeSpec
+from netcheck.probing import probe_batch
 from netcheck.proof import OTHER_SWEEP, ResponderProof
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
-from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
-from netcheck.stats import CellVerdict, judge
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus
+from netcheck.result.events import SweepObserver
+from netcheck.result.judge import CellJudge
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.topology.model import Host, Role
 from netcheck.transports.base import Transport
 
+# SweepObserver, SweepResult and ResponderInfo live in netcheck.result; re-exported here
 __all__ = ["ResponderInfo", "SweepObserver", "SweepResult", "run_sweep"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ResponderInfo:
-    """What listened on a destination port during the sweep."""
-
-    host: str
-    address: str
-    port: int
-    # "responder" | "service" (real service holds the port) | "other_sweep" (a responder of
-    # another netcheck sweep holds it: not a real service, nothing proven) | "none"
-    state: str
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class SweepResult:
-    sweep_id: str
-    plan: Plan
-    results: tuple[CellResult, ...]  # in plan order
-    agents: tuple[AgentInfo, ...]
-    responders: tuple[ResponderInfo, ...]
-    started_at: float
-    finished_at: float
-    interrupted: bool = False
-    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per sweep phase
-    bandwidth: tuple[BandwidthOutcome, ...] = ()  # the topology's bandwidth tests, in order
-    readiness: ReadinessResult | None = None  # failback prerequisites, when checked
-    diagnostics: Diagnostics | None = None  # traces of failing cells, path checks (when run)
-    nics: tuple[HostNicReport, ...] = ()  # dual-NIC checks, one per multi-NIC host
-    _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
-        default=None, init=False, compare=False, repr=False
-    )
-
-    @property
-    def partial(self) -> bool:
-        return self.interrupted or any(r.status is CellStatus.NOT_RUN for r in self.results)
-
-    def verdicts(self) -> list[tuple[CellResult, CellVerdict]]:
-        """Each cell judged against its rule and path (computed once: results are frozen)."""
-        if self._verdicts is None:
-            expects = {x.name: x.expect for x in self.plan.topology.paths}
-            timeout = self.plan.settings.timeout_ms
-            judged = [
-                (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout))
-                for r in self.results
-            ]
-            if self.diagnostics is not None and self.diagnostics.cells:
-                judged = _with_diagnosis(judged, self.diagnostics)
-            object.__setattr__(self, "_verdicts", judged)
-        return list(self._verdicts or ())
-
-    @property
-    def go(self) -> bool:
-        if self.readiness is not None and not self.readiness.go:  # a failing check: no-go
-            return False
-        if not all(v.passed for _, v in self.bandwidth_verdicts()):
-            return False
-        if self.diagnostics is not None and not self.diagnostics.passed:  # path checks
-            return False
-        if not all(n.go for n in self.nics):  # a failing dual-NIC finding
-            return False
-        return not self.interrupted and all(v.passed for _, v in self.verdicts())
-
-    def bandwidth_verdicts(self) -> list[tuple[BandwidthOutcome, BandwidthVerdict]]:
-        return [(b, judge_bandwidth(b, self.plan.topology)) for b in self.bandwidth]
-
-    def __repr__(self) -> str:
-        # Short on purpose: asyncio.run (3.11's Runner) reprs its main task, and so
-        # this result, when it restores the SIGINT handler; the field-by-field repr
-        # of a 5,000-cell sweep took ~0.4 s.
-        return (
-            f"SweepResult(sweep_id={self.sweep_id!r}, cells={len(self.results)}, "
-            f"agents={len(self.agents)}, interrupted={self.interrupted})"
-        )
-
-
-def _with_diagnosis(
-    judged: list[tuple[CellResult, CellVerdict]], diagnostics: Diagnostics
-) -> list[tuple[CellResult, CellVerdict]]:
-    """An unreachable cell's reason names the ICMP answer its trace got, and from whom.
-
-    A connect fails with EHOSTUNREACH for admin-prohibited and host-unreachable
-    alike; the trace (raw or error-queue) tells them apart.
-    """
-    out = []
-    for r, v in judged:
-        d = diagnostics.for_cell(r.spec.cell_id)
-        if d is not None and not v.passed and d.where.icmp:
-            hop = d.where.last_hop
-            ttl = f" at hop {hop.ttl}" if hop is not None else ""
-            why = f"ICMP {d.where.icmp} from {d.where.last_label}{ttl} (traced)"
-            v = replace(v, reason=f"{v.reason}; {why}")
-        out.append((r, v))
-    return out
-
-
-class SweepObserver:
-    """Hooks for progress displays and the store; every method is optional."""
-
-    def on_start(self, plan: Plan, sweep_id: str) -> None:
-        pass
-
-    def on_agent(self, info: AgentInfo) -> None:
-        pass
-
-    def on_result(self, result: CellResult) -> None:
-        pass
-
-    def on_finish(self, result: SweepResult) -> None:
-        pass
-
-
-@dataclass
-class _State:
-    results: dict[str, CellResult] = field(default_factory=dict)
-    agents: dict[str, AgentInfo] = field(default_factory=dict)
-    responders: list[ResponderInfo] = field(default_factory=list)
-
-
-def _sample(s: p.Sample) -> Sample:
-    return Sample(
-        outcome=Outcome(s.outcome),
-        rtt_us=s.rtt_us,
-        rtt_source=s.rtt_source,
-        errno=s.errno,
-        detail=s.detail,
-        proven=s.proven,
-        t=s.t,
-        facts=s.facts,
-    )
 
 
 #: `ResponderInfo.state` of a listener the agent could not open, by its refusal reason.
@@ -250,64 +118,114 @@ async def run_sweep(
     Cancelling the task (Ctrl-C) stops probing and returns a partial result.
     """
     with _few_full_collections():
-        return await _run_sweep(
-            plan, transports, observer, host_concurrency, clock, readiness, diagnose, nic
-        )
+        sweep = _Sweep(plan, transports, observer or SweepObserver(), host_concurrency, clock, nic)
+        await sweep.run(readiness, diagnose)
+        return sweep.result(readiness)
 
 
-async def _run_sweep(
-    plan: Plan,
-    transports: Mapping[str, Transport],
-    observer: SweepObserver | None,
-    host_concurrency: int,
-    clock: Callable[[], float],
-    readiness: bool,
-    diagnose: DiagnoseSettings | None = None,
-    nic: NicOptions = ALL_NICS,
-) -> SweepResult:
-    obs = observer or SweepObserver()
-    topo = plan.topology
-    sweep_id = uuid.uuid4().hex[:12]
-    nonce = secrets.token_hex(16)
-    state = _State()
-    started = clock()
-    obs.on_start(plan, sweep_id)
-    by_source = plan.by_source()
-    listeners = plan.listeners()
-    # dual-NIC checks: per-NIC cells next to the plan's, with their own listeners
-    nic_session = NicSession(plan, nic)
-    nic_hosts = {h.name for h in nic_session.hosts}
-    for host_name, pairs in nic_session.listeners().items():
-        have = listeners.setdefault(host_name, [])
-        have.extend(x for x in pairs if x not in have)
+class _Sweep:
+    """One sweep's state; each phase is a method, `run` calls them in order."""
 
-    # Hosts that need an agent: every source, and destinations that may open responders,
-    # and both ends of every bandwidth test.
-    bw_hosts = {name for c in topo.bandwidth for name in (c.source, c.dest)}
-    needed: list[Host] = []
-    for h in topo.hosts:
-        if not h.agent.runs:
-            continue
-        if (
-            h.name in by_source
-            or (h.agent.responders and h.name in listeners)
-            or h.name in bw_hosts
-            or h.name in nic_hosts
-        ):
-            needed.append(h)
-    bw_done: dict[int, BandwidthOutcome] = {}
-    diagnostics: Diagnostics | None = None
-    st_timeout = plan.settings.timeout_ms
+    def __init__(
+        self,
+        plan: Plan,
+        transports: Mapping[str, Transport],
+        observer: SweepObserver,
+        host_concurrency: int,
+        clock: Callable[[], float],
+        nic: NicOptions,
+    ) -> None:
+        self.plan = plan
+        self.topo = plan.topology
+        self.transports = transports
+        self.obs = observer
+        self.clock = clock
+        self.judge = CellJudge.for_plan(plan)
+        self.sweep_id = uuid.uuid4().hex[:12]
+        self.nonce = secrets.token_hex(16)
+        self.gate = asyncio.Semaphore(host_concurrency)
+        self.results: dict[str, CellResult] = {}
+        self.agents: dict[str, AgentInfo] = {}
+        self.responders: list[ResponderInfo] = []
+        self.clients: dict[str, AgentClient] = {}
+        self.responder_ids: dict[str, str] = {}
+        # a transport marked `shared` (the local one) runs one agent for all its hosts
+        self.shared: dict[str, asyncio.Future[tuple[AgentClient, dict[str, float]]]] = {}
+        self.host_facts: dict[str, p.Facts] = {}
+        self.facts_status: dict[str, LiveStatus] = {}
+        self.bandwidth: dict[int, BandwidthOutcome] = {}
+        self.diagnostics: Diagnostics | None = None
+        self.interrupted = False
+        self.phases: dict[str, float] = {}
+        self._mark = time.perf_counter()
+        self.started = clock()
+        self.by_source = plan.by_source()
+        self.listeners = plan.listeners()
+        # dual-NIC checks: per-NIC cells next to the plan's, with their own listeners
+        self.nic = NicSession(plan, nic)
+        self.nic_hosts = {h.name for h in self.nic.hosts}
+        for host_name, pairs in self.nic.listeners().items():
+            have = self.listeners.setdefault(host_name, [])
+            have.extend(x for x in pairs if x not in have)
+        self.needed = self._hosts_needing_an_agent()
 
-    clients: dict[str, AgentClient] = {}
-    responder_ids: dict[str, str] = {}
-    interrupted = False
-    gate = asyncio.Semaphore(host_concurrency)
+    def _hosts_needing_an_agent(self) -> list[Host]:
+        """Every source, destinations that may open responders, both ends of every
+        bandwidth test, and the multi-NIC hosts."""
+        bw_hosts = {name for c in self.topo.bandwidth for name in (c.source, c.dest)}
+        return [
+            h
+            for h in self.topo.hosts
+            if h.agent.runs
+            and (
+                h.name in self.by_source
+                or (h.agent.responders and h.name in self.listeners)
+                or h.name in bw_hosts
+                or h.name in self.nic_hosts
+            )
+        ]
 
-    # A transport marked `shared` (the local one) runs one agent for all its hosts.
-    shared_agents: dict[str, asyncio.Future[tuple[AgentClient, dict[str, float]]]] = {}
+    def _phase(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = now - self._mark
+        self._mark = now
 
-    async def connect(host: Host, transport: Transport) -> tuple[AgentClient, dict[str, float]]:
+    def record(self, result: CellResult) -> None:
+        self.results[result.spec.cell_id] = result
+        self.obs.on_result(result)
+
+    # --- the sequence ---------------------------------------------------------------------
+
+    async def run(self, readiness: bool, diagnose: DiagnoseSettings | None) -> None:
+        self.obs.on_start(self.plan, self.sweep_id)
+        self._mark = time.perf_counter()
+        try:
+            await asyncio.gather(*(self.start_agent(h) for h in self.needed))
+            self._phase("agents_s")
+            hosts = [h for h in self.topo.hosts if h.name in self.listeners]
+            await asyncio.gather(*(self.open_responders(h) for h in hosts))
+            self._phase("responders_s")
+            if readiness:
+                masters = self.topo.hosts_with(Role.MASTER_TARGET)
+                await asyncio.gather(*(self.read_host_facts(h) for h in masters))
+                self._phase("facts_s")
+            await self.probe(ResponderProof(self.nonce, self.responders))
+            if diagnose is not None:
+                await self.diagnose(diagnose)
+            if self.topo.bandwidth:
+                await self.measure_bandwidth()
+        except asyncio.CancelledError:
+            self.interrupted = True
+        finally:
+            self._mark = time.perf_counter()
+            await asyncio.shield(_teardown(self.clients, self.responder_ids))
+            self._phase("teardown_s")
+
+    # --- agents and responders ------------------------------------------------------------
+
+    async def _connect(
+        self, host: Host, transport: Transport
+    ) -> tuple[AgentClient, dict[str, float]]:
         t0 = time.perf_counter()
         try:
             channel = await asyncio.wait_for(transport.start(host), AGENT_START_S)
@@ -323,26 +241,26 @@ async def _run_sweep(
         timings["ready_s"] = time.perf_counter() - t0
         return client, timings
 
-    async def start_agent(host: Host) -> None:
-        transport = transports.get(host.agent.transport.value)
-        async with gate:
+    async def _client_for(self, host: Host) -> tuple[AgentClient, dict[str, float]]:
+        transport = self.transports.get(host.agent.transport.value)
+        if transport is None:
+            raise TransportError(host.name, f"no {host.agent.transport.value} transport configured")
+        if not getattr(transport, "shared", False):
+            return await self._connect(host, transport)
+        fut = self.shared.get(transport.name)
+        if fut is None:
+            fut = asyncio.ensure_future(self._connect(host, transport))
+            self.shared[transport.name] = fut
+        return await asyncio.shield(fut)
+
+    async def start_agent(self, host: Host) -> None:
+        async with self.gate:
             try:
-                if transport is None:
-                    raise TransportError(
-                        host.name, f"no {host.agent.transport.value} transport configured"
-                    )
-                if getattr(transport, "shared", False):
-                    fut = shared_agents.get(transport.name)
-                    if fut is None:
-                        fut = asyncio.ensure_future(connect(host, transport))
-                        shared_agents[transport.name] = fut
-                    client, timings = await asyncio.shield(fut)
-                else:
-                    client, timings = await connect(host, transport)
+                client, timings = await self._client_for(host)
             except TransportError as exc:
                 info = AgentInfo(host.name, host.agent.transport.value, False, exc.reason)
             else:
-                clients[host.name] = client
+                self.clients[host.name] = client
                 h = client.hello
                 info = AgentInfo(
                     host.name,
@@ -355,224 +273,161 @@ async def _run_sweep(
                     pid=h.pid,
                     timings=timings,
                 )
-        state.agents[host.name] = info
-        obs.on_agent(info)
+        self.agents[host.name] = info
+        self.obs.on_agent(info)
 
-    async def open_responders(host: Host) -> None:
-        wanted = listeners.get(host.name, [])
-        client = clients.get(host.name)
+    async def open_responders(self, host: Host) -> None:
+        wanted = self.listeners.get(host.name, [])
+        client = self.clients.get(host.name)
         if not wanted:
             return
         if client is None or not host.agent.responders:
             why = "no agent on the host" if client is None else "responders disabled for this host"
-            for addr, port in wanted:
-                state.responders.append(ResponderInfo(host.name, addr, port, "none", why))
+            self.responders += [
+                ResponderInfo(host.name, a, port, "none", why) for a, port in wanted
+            ]
             return
         try:
             rid, outcome = await client.start_responders(
                 wanted,
-                nonce,
-                _responder_ttl(plan),
-                max_conns=_answer_budget(plan),
+                self.nonce,
+                _responder_ttl(self.plan),
+                max_conns=_answer_budget(self.plan),
                 host=host.name,
             )
         except (AgentLost, TransportError) as exc:
-            for addr, port in wanted:
-                state.responders.append(ResponderInfo(host.name, addr, port, "none", str(exc)))
+            self.responders += [
+                ResponderInfo(host.name, a, port, "none", str(exc)) for a, port in wanted
+            ]
             return
-        responder_ids[host.name] = rid
+        self.responder_ids[host.name] = rid
         for addr, port in outcome.listening:
-            state.responders.append(ResponderInfo(host.name, addr, port, "responder"))
+            self.responders.append(ResponderInfo(host.name, addr, port, "responder"))
         for addr, port, reason, detail in outcome.refused:
-            st = _REFUSED_STATE.get(reason, "none")
-            state.responders.append(ResponderInfo(host.name, addr, port, st, detail or reason))
+            state = _REFUSED_STATE.get(reason, "none")
+            self.responders.append(ResponderInfo(host.name, addr, port, state, detail or reason))
 
-    def record(result: CellResult) -> None:
-        state.results[result.spec.cell_id] = result
-        obs.on_result(result)
+    # --- readiness facts ------------------------------------------------------------------
 
-    async def probe_with(
-        client: AgentClient, specs: Sequence[ProbeSpec], proof: ResponderProof
-    ) -> None:
-        """One batch on one agent; for a shared agent, the cells of several source hosts."""
-        st = plan.settings
-        requests = [
-            p.ProbeRequest(
-                cell=s.cell_id,
-                kind=s.kind,
-                dst=s.dest_address,
-                port=s.port,
-                src=s.source_address,
-                samples=st.samples,
-                interval_ms=st.interval_ms,
-                timeout_ms=attempt_timeout_ms(s.kind, st.timeout_ms),
-                nonce=proof.nonce_for(s),
-                params=dict(s.params) if s.params else None,
-                dst_host=proof.dst_host_for(s),
-            )
-            for s in specs
-        ]
-        index = {s.cell_id: s for s in specs}
-        try:
-            async for res in client.run_batch(requests, st.concurrency):
-                spec = index.get(res.cell)
-                if spec is not None:
-                    record(
-                        CellResult(
-                            spec,
-                            CellStatus.MEASURED,
-                            tuple(_sample(proof.explain(x)) for x in res.samples),
-                        )
-                    )
-        except AgentLost as exc:
-            for source in sorted({s.source_host for s in specs}):
-                state.agents[source] = _lost(state.agents[source], exc.reason)
-            for s in specs:
-                if s.cell_id not in state.results:
-                    why = f"agent lost on {s.source_host}: {exc.reason}"
-                    record(CellResult(s, CellStatus.AGENT_LOST, reason=why))
-
-    async def probe_all(proof: ResponderProof) -> None:
-        per_agent: dict[int, tuple[AgentClient, list[ProbeSpec]]] = {}
-        for source, specs in by_source.items():
-            client = clients.get(source)
-            if client is None:
-                info = state.agents.get(source)
-                reason = f"agent unavailable on {source}: {info.reason if info else 'not started'}"
-                for s in specs:
-                    record(CellResult(s, CellStatus.AGENT_UNAVAILABLE, reason=reason))
-                continue
-            per_agent.setdefault(id(client), (client, []))[1].extend(specs)
-        await asyncio.gather(*(probe_with(c, specs, proof) for c, specs in per_agent.values()))
-
-    host_facts: dict[str, p.Facts] = {}
-    facts_status: dict[str, LiveStatus] = {}
-
-    async def read_host_facts(host: Host) -> None:
-        client = clients.get(host.name)
+    async def read_host_facts(self, host: Host) -> None:
+        client = self.clients.get(host.name)
         if client is None:
-            info = state.agents.get(host.name)
+            info = self.agents.get(host.name)
             why = info.reason if info else "this sweep started no agent there"
             kind = "no_agent" if not host.agent.runs else "unavailable"
-            facts_status[host.name] = LiveStatus(host.name, kind, why or "agent: none")
+            self.facts_status[host.name] = LiveStatus(host.name, kind, why or "agent: none")
             return
         got = await read_facts(client, host)
         if isinstance(got, LiveStatus):
-            facts_status[host.name] = got
+            self.facts_status[host.name] = got
         else:
-            host_facts[host.name] = got
-            facts_status[host.name] = LiveStatus(host.name, "live")
+            self.host_facts[host.name] = got
+            self.facts_status[host.name] = LiveStatus(host.name, "live")
 
-    phases: dict[str, float] = {}
-    mark = time.perf_counter()
+    # --- probes ---------------------------------------------------------------------------
 
-    def phase(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        phases[name] = now - mark
-        mark = now
+    async def probe(self, proof: ResponderProof) -> None:
+        """The plan's cells, with the per-NIC cells' captures around them."""
+        if self.nic_hosts:  # before the probes, so the handshakes are seen on every interface
+            await self.nic.read_facts(self.clients)
+            await self.nic.start_captures(self.clients, _responder_ttl(self.plan))
+        await self.probe_plan(proof)
+        self._phase("probes_s")
+        if self.nic_hosts:  # after the plan's cells, so the go/no-go cells never wait for them
+            await self.nic.probe(self.clients, proof)
+            await self.nic.finish(self.clients)
+            self._phase("nic_s")
 
-    try:
-        await asyncio.gather(*(start_agent(h) for h in needed))
-        phase("agents_s")
-        await asyncio.gather(*(open_responders(h) for h in topo.hosts if h.name in listeners))
-        phase("responders_s")
-        if readiness:
-            await asyncio.gather(*(read_host_facts(h) for h in topo.hosts_with(Role.MASTER_TARGET)))
-            phase("facts_s")
-        proof = ResponderProof(nonce, state.responders)
-        if nic_hosts:  # before the probes, so the handshakes are seen on every interface
-            await nic_session.read_facts(clients)
-            await nic_session.start_captures(clients, _responder_ttl(plan))
-        await probe_all(proof)
-        phase("probes_s")
-        if nic_hosts:  # after the plan's cells, so the go/no-go cells never wait for them
-            await nic_session.probe(clients, proof)
-            await nic_session.finish(clients)
-            phase("nic_s")
-        if diagnose is not None:
-            # while the responders still listen, so path traces can reach their targets
-            expects = {x.name: x.expect for x in topo.paths}
-            rows = [
-                (r, judge(r, expects.get(r.spec.path) if r.spec.path else None, st_timeout))
-                for r in state.results.values()
-            ]
-            diagnostics = await run_diagnostics(topo, rows, clients, diagnose)
-            phase("diagnose_s")
-        if topo.bandwidth:
-            # After the probes, one path at a time (see netcheck.bandwidth.run); responders
-            # go first so an endpoint may take a port they held (e.g. 9443).
-            await _stop_responders(clients, responder_ids)
-            why = {h: a.reason for h, a in state.agents.items()}
-            index = {id(c): i for i, c in enumerate(topo.bandwidth)}
-            await run_bandwidth_checks(
-                topo,
-                topo.bandwidth,
-                clients,
-                why,
-                on_outcome=lambda o: bw_done.__setitem__(index[id(o.check)], o),
-            )
-            phase("bandwidth_s")
-    except asyncio.CancelledError:
-        interrupted = True
-    finally:
-        mark = time.perf_counter()
-        await asyncio.shield(_teardown(clients, responder_ids))
-        phase("teardown_s")
+    async def probe_plan(self, proof: ResponderProof) -> None:
+        per_agent: dict[int, tuple[AgentClient, list[ProbeSpec]]] = {}
+        for source, specs in self.by_source.items():
+            client = self.clients.get(source)
+            if client is None:
+                info = self.agents.get(source)
+                reason = f"agent unavailable on {source}: {info.reason if info else 'not started'}"
+                for s in specs:
+                    self.record(CellResult(s, CellStatus.AGENT_UNAVAILABLE, reason=reason))
+                continue
+            per_agent.setdefault(id(client), (client, []))[1].extend(specs)
+        await asyncio.gather(*(self.probe_with(c, specs, proof) for c, specs in per_agent.values()))
 
-    for s in plan.specs:
-        if s.cell_id not in state.results:
-            state.results[s.cell_id] = CellResult(
-                s, CellStatus.NOT_RUN, reason="not measured: the sweep was interrupted"
-            )
-    for h in needed:
-        state.agents.setdefault(
-            h.name, AgentInfo(h.name, h.agent.transport.value, False, "not started")
+    async def probe_with(
+        self, client: AgentClient, specs: Sequence[ProbeSpec], proof: ResponderProof
+    ) -> None:
+        """One batch on one agent; for a shared agent, the cells of several source hosts."""
+        try:
+            await probe_batch(client, specs, self.plan.settings, proof, self.record)
+        except AgentLost as exc:
+            for source in sorted({s.source_host for s in specs}):
+                self.agents[source] = _lost(self.agents[source], exc.reason)
+            for s in specs:
+                if s.cell_id not in self.results:
+                    why = f"agent lost on {s.source_host}: {exc.reason}"
+                    self.record(CellResult(s, CellStatus.AGENT_LOST, reason=why))
+
+    # --- diagnostics and bandwidth ----------------------------------------------------------
+
+    async def diagnose(self, settings: DiagnoseSettings) -> None:
+        """While the responders still listen, so path traces can reach their targets."""
+        rows = [(r, self.judge(r)) for r in self.results.values()]
+        self.diagnostics = await run_diagnostics(self.topo, rows, self.clients, settings)
+        self._phase("diagnose_s")
+
+    async def measure_bandwidth(self) -> None:
+        """After the probes, one path at a time (see netcheck.bandwidth.run); responders
+        go first so an endpoint may take a port they held (e.g. 9443)."""
+        await _stop_responders(self.clients, self.responder_ids)
+        why = {h: a.reason for h, a in self.agents.items()}
+        index = {id(c): i for i, c in enumerate(self.topo.bandwidth)}
+        await run_bandwidth_checks(
+            self.topo,
+            self.topo.bandwidth,
+            self.clients,
+            why,
+            on_outcome=lambda o: self.bandwidth.__setitem__(index[id(o.check)], o),
         )
-    result = SweepResult(
-        sweep_id=sweep_id,
-        plan=plan,
-        results=tuple(state.results[s.cell_id] for s in plan.specs),
-        agents=tuple(state.agents[h.name] for h in needed),
-        responders=tuple(state.responders),
-        started_at=started,
-        finished_at=clock(),
-        interrupted=interrupted,
-        phases=phases,
-        bandwidth=tuple(
-            bw_done.get(i)
-            or bandwidth_not_run(
-                topo, c, BandwidthStatus.NOT_RUN, "not measured: the sweep was interrupted"
+        self._phase("bandwidth_s")
+
+    # --- the result -------------------------------------------------------------------------
+
+    def result(self, readiness: bool) -> SweepResult:
+        interrupted_why = "not measured: the sweep was interrupted"
+        for s in self.plan.specs:
+            if s.cell_id not in self.results:
+                self.results[s.cell_id] = CellResult(s, CellStatus.NOT_RUN, reason=interrupted_why)
+        for h in self.needed:
+            self.agents.setdefault(
+                h.name, AgentInfo(h.name, h.agent.transport.value, False, "not started")
             )
-            for i, c in enumerate(topo.bandwidth)
-        ),
-        readiness=evaluate(
-            topo,
-            host_facts,
-            [
-                facts_status.get(h.name)
-                or LiveStatus(h.name, "unavailable", "not read: the sweep was interrupted")
-                for h in topo.hosts_with(Role.MASTER_TARGET)
-            ],
-            live_requested=True,
+        result = SweepResult(
+            sweep_id=self.sweep_id,
+            plan=self.plan,
+            results=tuple(self.results[s.cell_id] for s in self.plan.specs),
+            agents=tuple(self.agents[h.name] for h in self.needed),
+            responders=tuple(self.responders),
+            started_at=self.started,
+            finished_at=self.clock(),
+            interrupted=self.interrupted,
+            phases=self.phases,
+            bandwidth=tuple(
+                self.bandwidth.get(i)
+                or bandwidth_not_run(self.topo, c, BandwidthStatus.NOT_RUN, interrupted_why)
+                for i, c in enumerate(self.topo.bandwidth)
+            ),
+            readiness=self._readiness() if readiness else None,
+            diagnostics=self.diagnostics,
+            nics=self.nic.reports(self.results, self.judge, self.interrupted),
         )
-        if readiness
-        else None,
-        diagnostics=diagnostics,
-        nics=nic_session.reports(state.results, _judge_for(plan), interrupted),
-    )
-    obs.on_finish(result)
-    return result
+        self.obs.on_finish(result)
+        return result
 
-
-def _judge_for(plan: Plan) -> Callable[[CellResult], CellVerdict]:
-    expects = {x.name: x.expect for x in plan.topology.paths}
-    timeout = plan.settings.timeout_ms
-
-    def judged(r: CellResult) -> CellVerdict:
-        return judge(r, expects.get(r.spec.path) if r.spec.path else None, timeout)
-
-    return judged
+    def _readiness(self) -> ReadinessResult:
+        status = [
+            self.facts_status.get(h.name)
+            or LiveStatus(h.name, "unavailable", "not read: the sweep was interrupted")
+            for h in self.topo.hosts_with(Role.MASTER_TARGET)
+        ]
+        return evaluate(self.topo, self.host_facts, status, live_requested=True)
 
 
 def _lost(info: AgentInfo, reason: str) -> AgentInfo:

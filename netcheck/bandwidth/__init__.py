@@ -8,14 +8,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from netcheck.bandwidth.model import (
     BandwidthOutcome,
     BandwidthSample,
     BandwidthStatus,
     EndpointReport,
 )
-from netcheck.bandwidth.run import run_bandwidth_check, run_bandwidth_checks
 from netcheck.bandwidth.verdict import BandwidthVerdict, ChurnDemand, judge_bandwidth
+
+if TYPE_CHECKING:
+    from netcheck.bandwidth.run import run_bandwidth_check, run_bandwidth_checks
 
 __all__ = [
     "BandwidthOutcome",
@@ -28,3 +32,13 @@ __all__ = [
     "run_bandwidth_check",
     "run_bandwidth_checks",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The runner (I/O, the agent client) loads when asked for, not with the values:
+    reports and the result model import `netcheck.bandwidth.model` without it."""
+    if name in ("run_bandwidth_check", "run_bandwidth_checks"):
+        from netcheck.bandwidth import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

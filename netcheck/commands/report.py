@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from netcheck.commands._db import add_db_option, db_path
-from netcheck.commands.common import EXIT_GO, deliver, open_output
+from netcheck.commands.common import EXIT_GO, EXIT_NO_GO, deliver, open_output
 from netcheck.report.formats import FORMATS, render
 from netcheck.store import load_sweep, open_store, resolve_sweep_id
 
@@ -19,8 +19,9 @@ def register(sub: Any) -> None:
         help="render a stored sweep (table, json, junit, prom, md, ...)",
         description="Render a sweep from the database in any report format, as `netcheck "
         "sweep` would have. SWEEP_ID is an id from `netcheck history`, a unique prefix of "
-        "one, or `last`. Exit code 0 when the report was written (the sweep's verdict is in "
-        "the report).",
+        "one, or `last`. The report is the one `netcheck sweep --format F` printed for that "
+        "sweep. Exit code: the sweep's verdict, 0 GO and 1 NO-GO (an interrupted sweep is "
+        "NO-GO); 2 when the report can't be written.",
     )
     p.add_argument("sweep_id", metavar="SWEEP_ID")
     p.add_argument("--format", choices=list(FORMATS), default="table")
@@ -33,20 +34,23 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     with open_store(db_path(args)) as conn:
         sweep_id = resolve_sweep_id(conn, args.sweep_id)
         sweep = load_sweep(conn, sweep_id)
-        (stored_verdict,) = conn.execute(
-            "SELECT verdict FROM sweeps WHERE id = ?", (sweep_id,)
+        stored_verdict, whole = conn.execute(
+            "SELECT verdict, result IS NOT NULL FROM sweeps WHERE id = ?", (sweep_id,)
         ).fetchone()
-    if stored_verdict == "no-go" and sweep.go:
-        # the store keeps the connectivity cells; bandwidth tests and readiness checks,
-        # which can also make a sweep no-go, are not stored yet
-        sys.stderr.write(
-            f"netcheck: note: sweep {sweep_id} was NO-GO when it ran; its bandwidth and "
-            f"readiness results are not stored, so this report shows its connectivity cells "
-            f"(all passing) only\n"
-        )
+    go = sweep.go
+    if not whole and stored_verdict is not None:
+        # stored by a netcheck before schema 3: cells, agents and diagnostics only
+        go = stored_verdict == "go"
+        if go != sweep.go:
+            sys.stderr.write(
+                f"netcheck: note: sweep {sweep_id} was stored by an older netcheck, which kept "
+                f"its connectivity cells but not its bandwidth, readiness and NIC results; it "
+                f"was {'GO' if go else 'NO-GO'} when it ran, and this report shows what was "
+                f"kept\n"
+            )
     text = render(sweep, args.format)
     target = open_output(args.output)
-    if not deliver(text, target, args.output, out):
-        return EXIT_GO
-    sys.stderr.write(f"sweep {sweep.sweep_id}: report written to {args.output}\n")
-    return EXIT_GO
+    code = EXIT_GO if go else EXIT_NO_GO
+    if deliver(text, target, args.output, out):
+        sys.stderr.write(f"sweep {sweep.sweep_id}: report written to {args.output}\n")
+    return code

@@ -31,8 +31,9 @@ from netcheck.plan import Plan
 from netcheck.progress import TerminalProgress
 from netcheck.readiness import has_inventory
 from netcheck.report.formats import FORMATS, render
+from netcheck.result.model import SweepResult
 from netcheck.store import StoreObserver
-from netcheck.sweep import SweepResult, run_sweep
+from netcheck.sweep import run_sweep
 
 
 def register(sub: Any) -> None:

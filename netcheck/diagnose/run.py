@@ -30,7 +30,7 @@ from netcheck.diagnose.model import (
 )
 from netcheck.diagnose.verdict import identify_path, judge_path, locate_break
 from netcheck.errors import AgentLost, ProtocolError
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
 from netcheck.stats import CellVerdict, Verdict
 from netcheck.topology.model import Topology
 

@@ -23,8 +23,9 @@ from netcheck.nic.cells import multi_nic_hosts, per_nic_cells
 from netcheck.nic.checks import analyse
 from netcheck.nic.model import HostNicReport, NicCellResult, PerNicCell
 from netcheck.plan import Plan, ProbeSpec
+from netcheck.probing import probe_batch
 from netcheck.proof import ResponderProof
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus
 from netcheck.stats import CellVerdict
 from netcheck.topology.model import Host
 
@@ -161,36 +162,16 @@ class NicSession:
                 for s in specs:
                     self._unmeasured(s, CellStatus.AGENT_UNAVAILABLE, f"no agent on {source}")
                 return
-            index = {s.cell_id: s for s in specs}
-            requests = [
-                p.ProbeRequest(
-                    cell=s.cell_id,
-                    kind=s.kind,
-                    dst=s.dest_address,
-                    port=s.port,
-                    src=s.source_address,
-                    samples=st.samples,
-                    interval_ms=st.interval_ms,
-                    timeout_ms=st.timeout_ms,
-                    nonce=proof.nonce_for(s),
-                    dst_host=proof.dst_host_for(s),
-                )
-                for s in specs
-            ]
             try:
-                async for res in client.run_batch(requests, st.concurrency):
-                    spec = index.get(res.cell)
-                    if spec is not None:
-                        self.results[spec.cell_id] = CellResult(
-                            spec,
-                            CellStatus.MEASURED,
-                            tuple(_sample(proof.explain(x)) for x in res.samples),
-                        )
+                await probe_batch(client, specs, st, proof, self._record)
             except AgentLost as exc:
                 for s in specs:
                     self._unmeasured(s, CellStatus.AGENT_LOST, f"agent lost on {source}: {exc}")
 
         await asyncio.gather(*(one(src, specs) for src, specs in self.by_source().items()))
+
+    def _record(self, result: CellResult) -> None:
+        self.results[result.spec.cell_id] = result
 
     def _unmeasured(self, spec: ProbeSpec, status: CellStatus, reason: str) -> None:
         self.results.setdefault(spec.cell_id, CellResult(spec, status, reason=reason))
@@ -261,15 +242,3 @@ def _holder(facts: p.NicFacts, address: str) -> str | None:
                 if net.ip == addr or (loopback_only and addr in net.network):
                     return itf.name
     return None
-
-
-def _sample(s: p.Sample) -> Sample:
-    return Sample(
-        outcome=Outcome(s.outcome),
-        rtt_us=s.rtt_us,
-        rtt_source=s.rtt_source,
-        errno=s.errno,
-        detail=s.detail,
-        proven=s.proven,
-        t=s.t,
-    )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netcheck.appverdict import AppVerdict
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
 from netcheck.stats import CellVerdict
 
 __all__ = ["app_lines", "app_to_dict", "cell_word"]

@@ -14,7 +14,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from netcheck.bandwidth import BandwidthOutcome, BandwidthVerdict
+from netcheck.bandwidth.model import BandwidthOutcome
+from netcheck.bandwidth.verdict import BandwidthVerdict
 from netcheck.topology.model import Topology
 
 __all__ = [

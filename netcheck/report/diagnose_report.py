@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netcheck.diagnose import (
+from netcheck.diagnose.model import (
     Breakpoint,
     CellDiagnosis,
     Diagnostics,
@@ -19,8 +19,8 @@ from netcheck.diagnose import (
     Method,
     PathCheck,
     PathDirection,
-    gateway_label,
 )
+from netcheck.diagnose.verdict import gateway_label
 from netcheck.stats import percentile
 from netcheck.topology.model import Topology
 

@@ -13,7 +13,7 @@ from netcheck.report.junit import render_junit
 from netcheck.report.markdown import render_markdown
 from netcheck.report.prom import render_prom
 from netcheck.report.table import render_table
-from netcheck.sweep import SweepResult
+from netcheck.result.model import SweepResult
 
 __all__ = ["FORMATS", "render"]
 

@@ -21,17 +21,18 @@ from html import escape
 
 from netcheck import __version__
 from netcheck.catalog import Evidence
-from netcheck.diagnose import PathCheck
+from netcheck.diagnose.model import PathCheck
 from netcheck.nic.model import HostNicReport, NicVerdict
 from netcheck.plan import NO_MATCHING_HOSTS
 from netcheck.readiness.model import Verdict as ReadyVerdict
 from netcheck.report._html_assets import CSS, JS
 from netcheck.report.diagnose_report import path_figures
+from netcheck.report.findings_report import failing_summary
 from netcheck.report.json_report import SCHEMA, SCHEMA_VERSION, sweep_to_dict
 from netcheck.report.paths import NicCell, PathSummary, nic_usage, path_summaries
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["cell_class", "render_html", "rtt_bucket"]
 
@@ -209,6 +210,8 @@ def _verdict(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> 
     if sweep.readiness is not None:
         fails = sweep.readiness.count(ReadyVerdict.FAIL)
         ready = f"readiness {'GO' if fails == 0 else f'NO-GO ({fails} failing checks)'} · "
+    kinds = failing_summary(sweep.findings())
+    ready += f"failing findings: {kinds} · " if kinds else ""
     sub = (
         f"{failed} failing · {unmeasured} not measured · {ready}{agents_up} of "
         f"{len(sweep.agents)} agents up · {sweep.finished_at - sweep.started_at:.1f} s"
@@ -226,6 +229,25 @@ def _verdict(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> 
             "grey). Nothing here proves those paths; run the sweep again to completion.</div>"
         )
     return out
+
+
+def _failing_findings(sweep: SweepResult) -> str:
+    """Every failing finding, whatever its kind, by id: the NO-GO's reasons in one list."""
+    bad = sweep.failing()
+    if not bad:
+        return ""
+    items = "".join(
+        f'<li class="finding {_e(f.kind)}"><code>{_e(f.id)}</code> <span class="kind">{_e(f.kind)}</span> '
+        f"{_e(f.reason)}"
+        + (f'<div class="hint">fix: {_e(f.hint)}</div>' if f.hint else "")
+        + (f'<div class="hint">doc: {_e(f.doc)}</div>' if f.doc else "")
+        + "</li>"
+        for f in bad
+    )
+    return (
+        f'<section class="card" id="failing-findings"><h2>Failing findings '
+        f'<span class="count">({len(bad)})</span></h2><ul>{items}</ul></section>'
+    )
 
 
 def _failing(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> str:
@@ -590,6 +612,7 @@ def render_html(sweep: SweepResult) -> str:
 <header class="top"><h1>netcheck · {_e(topo.name)}</h1><div class="meta">{_e(meta)}</div></header>
 <main>
 {_verdict(sweep, rows)}
+{_failing_findings(sweep)}
 <div class="grid">
 <section class="card" id="heatmap"><h2>Matrix <span class="count">source host and NIC × destination:port — hover or click a cell</span></h2>
 {matrix}

@@ -1,4 +1,4 @@
-"""JUnit XML: one test suite per source host, one test case per cell, for CI pipelines.
+"""JUnit XML: a test case per finding (cells by source host, then each other check kind).
 
 The common JUnit shape (the one Jenkins, GitLab, Azure DevOps and GitHub
 reporters read): `<testsuites>` › `<testsuite>` › `<testcase>` with a
@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
+from netcheck.result.findings import Finding, FindingVerdict
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["case_name", "render_junit"]
 
@@ -50,7 +51,12 @@ def _xml_text(text: str) -> str:
 
 
 def _case(
-    sweep: SweepResult, r: CellResult, v: CellVerdict, suite: ET.Element, classname: str
+    sweep: SweepResult,
+    f: Finding,
+    r: CellResult,
+    v: CellVerdict,
+    suite: ET.Element,
+    classname: str,
 ) -> None:
     s = r.spec
     case = ET.SubElement(
@@ -64,6 +70,7 @@ def _case(
     if not v.passed:
         failure = ET.SubElement(case, "failure", message=_xml_text(v.reason), type=v.verdict.value)
         body = [
+            f"finding:  {f.id}",
             f"cell:     {s.cell_id}",
             f"from:     {s.source_host} {s.source_nic} {s.source_address}",
             f"to:       {s.dest_host} {s.dest_nic} {s.dest_address} {s.proto}/{s.port}"
@@ -72,11 +79,11 @@ def _case(
             f"verdict:  {v.verdict.value}",
             f"why:      {v.reason}",
             f"rule:     {', '.join(s.rule_ids)} ({rule.evidence.value})",
-            f"fix:      {rule.hint}",
-            f"doc:      {rule.doc}",
+            f"fix:      {f.hint}",
+            f"doc:      {f.doc}",
         ]
         if s.path:
-            body.insert(4, f"path:     {s.path}")
+            body.insert(5, f"path:     {s.path}")
         failure.text = _xml_text("\n".join(body) + "\n")
     out = []
     if v.stats.sent:
@@ -88,34 +95,70 @@ def _case(
         ET.SubElement(case, "system-out").text = "\n".join(out) + "\n"
 
 
+def _finding_case(f: Finding, suite: ET.Element, classname: str) -> None:
+    """A check that is not a cell: fail → failure, unknown → skipped, warn → a note."""
+    case = ET.SubElement(
+        suite, "testcase", name=_xml_text(f"{f.check}: {f.subject}"), classname=classname, time="0"
+    )
+    body = [
+        f"finding:  {f.id}",
+        f"kind:     {f.kind}",
+        f"subject:  {f.subject}",
+        f"verdict:  {f.verdict.value}",
+        f"why:      {f.reason}",
+    ]
+    if f.hint:
+        body.append(f"fix:      {f.hint}")
+    if f.doc:
+        body.append(f"doc:      {f.doc}")
+    text = _xml_text("\n".join(body) + "\n")
+    if f.verdict is FindingVerdict.FAIL:
+        ET.SubElement(case, "failure", message=_xml_text(f.reason), type=f.kind).text = text
+    elif f.verdict is FindingVerdict.UNKNOWN:
+        ET.SubElement(case, "skipped", message=_xml_text(f.reason))
+        ET.SubElement(case, "system-out").text = text
+    else:
+        ET.SubElement(case, "system-out").text = text
+
+
 def render_junit(sweep: SweepResult) -> str:
+    """One test suite per source host for the cells, one per other check kind (bandwidth,
+    path, nic, readiness): a test case per finding, so every failing finding is a failure."""
     topo = sweep.plan.topology
-    rows = sweep.verdicts()
-    by_source: dict[str, list[tuple[CellResult, CellVerdict]]] = {}
-    for r, v in rows:
-        by_source.setdefault(r.spec.source_host, []).append((r, v))
-    failures = sum(1 for _, v in rows if not v.passed)
+    findings = sweep.findings()
+    # the cells' findings come first, one per cell in plan order (netcheck.result.findings)
+    cell_ids = [f.id for f in findings if f.kind in ("cell", "app")]
+    rows = dict(zip(cell_ids, sweep.verdicts(), strict=True))
+    by_suite: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        cell = f.kind in ("cell", "app")
+        key = ("from", f.group) if cell else (f.kind, "")
+        by_suite.setdefault(key, []).append(f)
+    failures = sum(1 for f in findings if f.failed)
+    skipped = sum(1 for f in findings if f.verdict is FindingVerdict.UNKNOWN)
     took = f"{max(0.0, sweep.finished_at - sweep.started_at):.3f}"
     root = ET.Element(
         "testsuites",
         name=f"netcheck {topo.name}",
-        tests=str(len(rows)),
+        tests=str(len(findings)),
         failures=str(failures),
         errors="0",
+        skipped=str(skipped),
         time=took,
     )
-    for source, cells in by_source.items():
+    for (what, source), group in by_suite.items():
+        cells = [rows[f.id] for f in group if what == "from"]
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=f"{topo.name}: from {source}",
-            tests=str(len(cells)),
-            failures=str(sum(1 for _, v in cells if not v.passed)),
+            name=f"{topo.name}: from {source}" if what == "from" else f"{topo.name}: {what}",
+            tests=str(len(group)),
+            failures=str(sum(1 for f in group if f.failed)),
             errors="0",
-            skipped="0",
+            skipped=str(sum(1 for f in group if f.verdict is FindingVerdict.UNKNOWN)),
             time=f"{sum(_seconds(r) for r, _ in cells):.6f}",
             timestamp=_iso(sweep.started_at),
-            hostname=source,
+            hostname=source or "netcheck",
         )
         props = ET.SubElement(suite, "properties")
         for name, value in (
@@ -126,9 +169,15 @@ def render_junit(sweep: SweepResult) -> str:
             ("partial", "true" if sweep.partial else "false"),
         ):
             ET.SubElement(props, "property", name=name, value=value)
-        classname = f"netcheck.{topo.name}.{source}"
-        for r, v in cells:
-            _case(sweep, r, v, suite, classname)
+        if what == "from":
+            classname = f"netcheck.{topo.name}.{source}"
+            for f in group:
+                r, v = rows[f.id]
+                _case(sweep, f, r, v, suite, classname)
+        else:
+            classname = f"netcheck.{topo.name}.{what}"
+            for f in group:
+                _finding_case(f, suite, classname)
     ET.indent(root)
     xml = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml + "\n"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from netcheck.report.findings_report import failing_summary
 from netcheck.report.table import cell_text  # one wording for the terminal and tickets
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["md_escape", "render_markdown"]
 
@@ -73,6 +74,9 @@ def render_markdown(sweep: SweepResult, max_columns: int = 14) -> str:
         f"{sweep.finished_at - sweep.started_at:.1f} s; {st.samples} attempts per cell, "
         f"timeout {st.timeout_ms} ms.",
     ]
+    failing_kinds = failing_summary(sweep.findings())
+    if failing_kinds:
+        lines += ["", f"Failing findings: {failing_kinds}."]
     if sweep.partial:
         lines += [
             "",
@@ -102,6 +106,17 @@ def render_markdown(sweep: SweepResult, max_columns: int = 14) -> str:
         if any(r.spec.port != r.spec.documented_port for r, _ in rows):
             legend += "; \\* = port remapped from the documented one"
         lines += [f"_{legend}_", ""]
+    findings = sweep.findings()
+    bad = [f for f in findings if f.failed]
+    if bad:
+        lines += [f"### Failing findings ({len(bad)})", ""]
+        for f in bad:
+            lines.append(f"- `{f.id}` ({f.kind}) — {md_escape(f.reason)}")
+            if f.hint:
+                lines.append(f"  - fix: {md_escape(f.hint)}")
+            if f.doc:
+                lines.append(f"  - doc: `{f.doc}`")
+        lines.append("")
     failing = [(r, v) for r, v in rows if not v.passed]
     if failing:
         lines += [f"### Failing cells ({len(failing)})", ""]

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from netcheck.results import CellResult, CellStatus, Outcome
+from netcheck.result.cells import CellResult, CellStatus, Outcome
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict, percentile
-from netcheck.sweep import SweepResult
 from netcheck.topology.model import Path
 
 __all__ = ["NicCell", "NicUsage", "PathSummary", "nic_usage", "path_summaries"]

@@ -12,18 +12,21 @@ textfile collector) read; the text ends with `# EOF`.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from netcheck.results import CellResult
+from netcheck.result.cells import CellResult
+from netcheck.result.findings import FindingVerdict
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
-from netcheck.sweep import SweepResult
 
 __all__ = [
     "MetricFamily",
     "MetricSample",
     "cell_labels",
     "escape_label_value",
+    "finding_metrics",
     "render_openmetrics",
     "sweep_metrics",
 ]
@@ -100,7 +103,8 @@ def sweep_metrics(sweep: SweepResult) -> list[MetricFamily]:
         MetricFamily(
             "netcheck_sweep_go",
             "gauge",
-            "1 when the last sweep said GO (every cell passed, not interrupted), else 0.",
+            "1 when the last sweep said GO (no failing finding of any kind, not "
+            "interrupted), else 0.",
             (MetricSample("", topo, 1.0 if sweep.go else 0.0),),
         ),
         MetricFamily(
@@ -181,7 +185,60 @@ def sweep_metrics(sweep: SweepResult) -> list[MetricFamily]:
             unit="seconds",
         ),
     ]
-    return families
+    return families + finding_metrics(sweep)
+
+
+def finding_metrics(sweep: SweepResult) -> list[MetricFamily]:
+    """Every finding (cells, application probes, bandwidth, paths, NICs, readiness) as a
+    gauge, and the failing ones counted per kind and check: a NO-GO always says why."""
+    topo = (("topology", sweep.plan.topology.name),)
+    findings = sweep.findings()
+    # every (kind, check) and (kind, verdict) the sweep has, failing or not: the
+    # series stay the same from one sweep to the next
+    failing = Counter({(f.kind, f.check): 0 for f in findings})
+    failing.update((f.kind, f.check) for f in findings if f.failed)
+    counts = Counter({(f.kind, v.value): 0 for f in findings for v in FindingVerdict})
+    counts.update((f.kind, f.verdict.value) for f in findings)
+    return [
+        MetricFamily(
+            "netcheck_finding_failing",
+            "gauge",
+            "1 when the finding fails (it makes the sweep NO-GO), else 0; one series per "
+            "finding of every check kind.",
+            tuple(
+                MetricSample(
+                    "",
+                    (
+                        *topo,
+                        ("kind", f.kind),
+                        ("check", f.check),
+                        ("subject", f.subject),
+                        ("finding", f.id),
+                    ),
+                    1.0 if f.failed else 0.0,
+                )
+                for f in findings
+            ),
+        ),
+        MetricFamily(
+            "netcheck_findings",
+            "gauge",
+            "Findings of the last sweep by kind and verdict (pass, fail, warn, unknown).",
+            tuple(
+                MetricSample("", (*topo, ("kind", kind), ("verdict", verdict)), float(n))
+                for (kind, verdict), n in sorted(counts.items())
+            ),
+        ),
+        MetricFamily(
+            "netcheck_failing_findings",
+            "gauge",
+            "Failing findings of the last sweep, counted per kind and check (the reasons).",
+            tuple(
+                MetricSample("", (*topo, ("kind", kind), ("check", check)), float(n))
+                for (kind, check), n in sorted(failing.items())
+            ),
+        ),
+    ]
 
 
 def _value(x: float) -> str:

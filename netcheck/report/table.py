@@ -13,10 +13,11 @@ from netcheck.readiness import Verdict as ReadinessVerdict
 from netcheck.report.app_report import app_lines, cell_word
 from netcheck.report.bandwidth_report import bandwidth_lines
 from netcheck.report.diagnose_report import diagnostics_lines
+from netcheck.report.findings_report import failing_lines, failing_summary
 from netcheck.report.readiness_report import readiness_lines
-from netcheck.results import CellResult, CellStatus
+from netcheck.result.cells import CellResult, CellStatus
+from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
-from netcheck.sweep import SweepResult
 
 __all__ = ["MAX_MATRIX_COLUMNS", "cell_text", "render_table"]
 
@@ -179,9 +180,13 @@ def render_table(sweep: SweepResult) -> str:
         lines.append(sweep.plan.limit.describe(len(rows)))
     verdict = "GO" if sweep.go else "NO-GO"
     status = f"{verdict}: {passed} of {len(rows)} cells pass"
+    findings = sweep.findings()
     if sweep.readiness is not None:
         failing = sweep.readiness.count(ReadinessVerdict.FAIL)
         status += f"; readiness: {failing} failing check" + ("" if failing == 1 else "s")
+    failing_kinds = failing_summary(findings)
+    if failing_kinds:
+        status += f"; failing findings: {failing_kinds}"
     if sweep.partial:
         status += "  (PARTIAL: the sweep was interrupted; unmeasured cells are NOT-RUN)"
     lines += [status, ""]
@@ -212,6 +217,9 @@ def render_table(sweep: SweepResult) -> str:
     for a in bad_agents:
         what = "agent lost" if a.lost else "agent unavailable"
         lines.append(f"{what} on {a.host} ({a.transport}): {a.reason}")
+    fail_ids = failing_lines(findings, indent="  - ")
+    if fail_ids:
+        lines += ["", f"Failing findings ({sum(1 for f in findings if f.failed)}):", *fail_ids]
     lines += bandwidth_lines(sweep.bandwidth_verdicts())
     lines += app_lines(rows)
     lines += diagnostics_lines(sweep.diagnostics, topo)

@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from netcheck import __version__
+from netcheck.appplan import Params
 from netcheck.catalog import Evidence, Rule
 from netcheck.errors import ConfigError, StoreError
 from netcheck.plan import Limit, Plan, ProbeSpec, build_plan
 from netcheck.report.diagnose_report import diagnostics_from_dict
-from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.codec import decode, loads, result_from_dict
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.store.schema import connect, describe_error
-from netcheck.sweep import ResponderInfo, SweepResult
 from netcheck.topology import SweepSettings, load_topology_text
 
 __all__ = ["SweepSummary", "list_sweeps", "load_sweep", "open_store", "resolve_sweep_id"]
@@ -148,7 +150,7 @@ def load_sweep(conn: sqlite3.Connection, sweep_id: str) -> SweepResult:
     """Rebuild a stored sweep as the `SweepResult` the renderers take."""
     row = conn.execute(
         "SELECT s.topology_name, s.topology_file, s.netcheck_version, s.started_at, "
-        "s.finished_at, s.interrupted, s.settings, s.phases, t.text, s.diagnostics "
+        "s.finished_at, s.interrupted, s.settings, s.phases, t.text, s.diagnostics, s.result "
         "FROM sweeps s LEFT JOIN topology_text t ON t.sha256 = s.topology_sha256 "
         "WHERE s.id = ?",
         (sweep_id,),
@@ -166,7 +168,7 @@ def load_sweep(conn: sqlite3.Connection, sweep_id: str) -> SweepResult:
 
 def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> SweepResult:
     _name, file, version, started, finished, interrupted, settings_json, phases_json, text = row[:9]
-    diagnostics_json = row[9]
+    diagnostics_json, whole_json = row[9], row[10]
     if text is None:
         raise StoreError(
             f"sweep {sweep_id} was stored without its topology text ({file} could not be "
@@ -192,7 +194,7 @@ def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> S
         for r in conn.execute(
             "SELECT cell_id, source_host, source_nic, source_address, dest_host, dest_nic, "
             "dest_address, proto, port, documented_port, rule_ids, evidence, "
-            "expect_reachable, path, kind FROM cells WHERE sweep_id = ? ORDER BY idx",
+            "expect_reachable, path, kind, params FROM cells WHERE sweep_id = ? ORDER BY idx",
             (sweep_id,),
         )
     )
@@ -249,14 +251,26 @@ def _rebuild(conn: sqlite3.Connection, sweep_id: str, row: tuple[Any, ...]) -> S
             (sweep_id,),
         )
     )
-    return SweepResult(
+    ended = finished if finished is not None else last_recorded
+    if whole_json is not None:  # schema 3 on: the parts beyond the rows, losslessly
+        return result_from_dict(
+            loads(whole_json),
+            plan,
+            sweep_id=sweep_id,
+            started_at=started,
+            finished_at=ended,
+            results=results,
+            agents=agents,
+            responders=responders,
+        )
+    return SweepResult(  # stored by an older netcheck: cells, agents, diagnostics only
         sweep_id=sweep_id,
         plan=plan,
         results=results,
         agents=agents,
         responders=responders,
         started_at=started,
-        finished_at=finished if finished is not None else last_recorded,
+        finished_at=ended,
         interrupted=bool(interrupted) or died,
         phases={k: float(v) for k, v in json.loads(phases_json).items()},
         diagnostics=None
@@ -282,6 +296,7 @@ def _spec(r: tuple[Any, ...]) -> ProbeSpec:
         expect_reachable=bool(r[12]),
         path=r[13],
         kind=r[14],
+        params=decode(Params, json.loads(r[15])),
     )
 
 

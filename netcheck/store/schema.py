@@ -115,6 +115,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sweeps ADD COLUMN diagnostics TEXT;
     """,
+    # v3: the whole result, losslessly. `result` holds what the indexed rows don't
+    # (bandwidth tests, readiness, diagnostics, NIC reports, phases: netcheck.result.codec);
+    # `params` the inputs of application probes (SNI, DNS name, ...) a cell was probed with.
+    # Sweeps stored before keep `result` NULL: `report` rebuilds them from their rows and
+    # says what they lack.
+    """
+    ALTER TABLE sweeps ADD COLUMN result TEXT;
+    ALTER TABLE cells ADD COLUMN params TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

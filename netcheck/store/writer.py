@@ -24,12 +24,12 @@ from typing import Any
 from netcheck import __version__
 from netcheck.errors import StoreError
 from netcheck.plan import Plan
-from netcheck.report.diagnose_report import diagnostics_to_dict
-from netcheck.results import AgentInfo, CellResult, CellStatus, Sample
-from netcheck.stats import judge
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Sample
+from netcheck.result.codec import dumps, encode, result_to_dict
+from netcheck.result.events import SweepObserver
+from netcheck.result.judge import CellJudge
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.store.schema import connect, describe_error
-from netcheck.sweep import ResponderInfo, SweepObserver, SweepResult
-from netcheck.topology.model import PathExpect
 
 __all__ = ["StoreObserver", "sample_to_dict", "topology_digest"]
 
@@ -90,7 +90,7 @@ class StoreObserver(SweepObserver):
         self._clock = clock
         self._conn = connection
         self._plan: Plan | None = None
-        self._expects: dict[str, PathExpect] = {}
+        self._judge = CellJudge()
         self._pending: list[tuple[Any, ...]] = []
         self._agents: dict[str, tuple[int, AgentInfo]] = {}  # not yet written
         self._agents_seen = 0
@@ -102,7 +102,7 @@ class StoreObserver(SweepObserver):
     def on_start(self, plan: Plan, sweep_id: str) -> None:
         self.sweep_id = sweep_id
         self._plan = plan
-        self._expects = {p.name: p.expect for p in plan.topology.paths}
+        self._judge = CellJudge.for_plan(plan)
         self._guard(self._write_start, plan, sweep_id)
 
     def on_agent(self, info: AgentInfo) -> None:
@@ -244,8 +244,8 @@ class StoreObserver(SweepObserver):
             conn.executemany(
                 "INSERT INTO cells (sweep_id, cell_id, idx, source_host, source_nic, "
                 "source_address, dest_host, dest_nic, dest_address, proto, port, "
-                "documented_port, rule_ids, evidence, expect_reachable, path, kind) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "documented_port, rule_ids, evidence, expect_reachable, path, kind, params) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     (
                         sweep_id,
@@ -265,6 +265,7 @@ class StoreObserver(SweepObserver):
                         int(s.expect_reachable),
                         s.path,
                         s.kind,
+                        _json(encode(s.params)),
                     )
                     for i, s in enumerate(plan.specs)
                 ),
@@ -278,7 +279,7 @@ class StoreObserver(SweepObserver):
     def _result_row(self, r: CellResult) -> tuple[Any, ...]:
         assert self._plan is not None
         spec = r.spec
-        v = judge(r, self._expects.get(spec.path or ""), self._plan.settings.timeout_ms)
+        v = self._judge(r)
         return (
             self.sweep_id,
             spec.cell_id,
@@ -360,16 +361,14 @@ class StoreObserver(SweepObserver):
             )
             conn.execute(
                 "UPDATE sweeps SET started_at = ?, finished_at = ?, interrupted = ?, "
-                "verdict = ?, phases = ?, diagnostics = ? WHERE id = ?",
+                "verdict = ?, phases = ?, result = ? WHERE id = ?",
                 (
                     result.started_at,
                     result.finished_at,
                     int(result.interrupted),
                     "go" if result.go else "no-go",
                     _json(result.phases),
-                    None
-                    if result.diagnostics is None
-                    else _json(diagnostics_to_dict(result.diagnostics)),
+                    dumps(result_to_dict(result, cells=False)),
                     result.sweep_id,
                 ),
             )

@@ -13,7 +13,6 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -32,11 +31,6 @@ def demos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         private_copy("local-demo.yaml", tmp / "local-demo.yaml", 94),
         private_copy("local-demo-faults.yaml", tmp / "local-demo-faults.yaml", 94),
     )
-
-
-def _kept(report: dict[str, Any]) -> dict[str, Any]:
-    """The report without what the store does not keep yet: the NIC section (issue 6)."""
-    return {k: v for k, v in report.items() if k != "nics"}
 
 
 def netcheck(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -82,17 +76,20 @@ def test_sweeps_history_report_and_diff(tmp_path: Path, demos: tuple[Path, Path]
     assert [r["sweep_id"] for r in rows] == [good_id]
     assert netcheck("history", "--db", db, "--limit", "1").stdout.count("local-demo") == 1
 
-    # the stored sweep renders as the live one did
-    stored = json.loads(netcheck("report", bad_id, "--db", db, "--format", "json").stdout)
-    assert _kept(stored) == _kept(live)
+    # the stored sweep renders as the live one did, byte for byte, with the sweep's exit code
+    stored = netcheck("report", bad_id, "--db", db, "--format", "json")
+    assert stored.returncode == 1 and stored.stdout == bad.stdout
     table = netcheck("report", bad_id[:6], "--db", db)
-    assert table.returncode == 0 and "NO-GO: 7 of 11 cells pass" in table.stdout
+    assert table.returncode == 1 and "NO-GO: 7 of 11 cells pass" in table.stdout
     assert "fix:  Allow the replication data port" in table.stdout
 
     junit = netcheck("report", bad_id, "--db", db, "--format", "junit")
     root = ET.fromstring(junit.stdout.encode())
-    assert int(root.get("tests", "0")) == len(root.findall(".//testcase")) == 11
-    assert int(root.get("failures", "0")) == len(root.findall(".//failure")) == 4
+    assert int(root.get("tests", "0")) == len(root.findall(".//testcase")) == len(live["findings"])
+    cell_suites = [x for x in root.iter("testsuite") if ": from " in x.get("name", "")]
+    assert sum(len(x.findall("testcase")) for x in cell_suites) == 11
+    failing = [f for f in live["findings"] if f["verdict"] == "fail"]
+    assert int(root.get("failures", "0")) == len(root.findall(".//failure")) == len(failing) >= 4
 
     prom = netcheck("report", "last", "--db", db, "--format", "prom")
     fams = {f.name: f for f in text_string_to_metric_families(prom.stdout)}
@@ -101,7 +98,7 @@ def test_sweeps_history_report_and_diff(tmp_path: Path, demos: tuple[Path, Path]
 
     md_file = tmp_path / "ticket.md"
     md = netcheck("report", bad_id, "--db", db, "--format", "md", "-o", str(md_file))
-    assert md.returncode == 0 and "report written to" in md.stderr
+    assert md.returncode == 1 and "report written to" in md.stderr
     assert md_file.read_text().startswith("## ❌ NO-GO: 7 of 11 cells pass — local-demo-faults")
 
     # same demo twice: nothing got worse (RTTs on loopback move by microseconds)
@@ -199,7 +196,7 @@ def test_interrupted_sweep_keeps_its_measured_cells(
     assert proc.returncode == 130, err
     live = json.loads(out)
     stored = json.loads(netcheck("report", live["sweep_id"], "--db", db, "--format", "json").stdout)
-    assert _kept(stored) == _kept(live)
+    assert stored == live
     statuses = {c["status"] for c in stored["cells"]}
     assert {"measured", "not_run"} <= statuses and stored["partial"] is True
     hist = netcheck("history", "--db", db).stdout
@@ -335,7 +332,9 @@ def test_full_disk_while_storing(tmp_path: Path, demos: tuple[Path, Path]) -> No
         f"(dd if=/dev/zero of={mnt}/fill bs=4k 2>/dev/null; true) && "
         f"{{ {sys.executable} -m netcheck sweep {faults} --db {db} > {out}; echo $? > {out}.rc; }} && "
         f"rm -f {mnt}/fill && "
-        f"{sys.executable} -m netcheck report last --db {db} --format json > {tmp_path}/stored.json"
+        # its exit code is the stored sweep's verdict (the half-stored one is NO-GO)
+        f"{{ {sys.executable} -m netcheck report last --db {db} --format json "
+        f"> {tmp_path}/stored.json; true; }}"
     )
     proc = subprocess.run(
         _in_private_mount(script), capture_output=True, text=True, timeout=180, cwd=ROOT
@@ -348,7 +347,7 @@ def test_full_disk_while_storing(tmp_path: Path, demos: tuple[Path, Path]) -> No
     stored = json.loads((tmp_path / "stored.json").read_text())
     # `last` may be the half-stored second sweep or the first; the first is intact either way
     if stored["sweep_id"] == first["sweep_id"]:
-        assert _kept(stored) == _kept(first)
+        assert stored == first
     else:
         assert stored["topology"]["name"] == "local-demo-faults"
 

@@ -10,7 +10,7 @@ import pytest
 from netcheck.appverdict import judge_app
 from netcheck.errors import ConfigError
 from netcheck.plan import Plan, ProbeSpec, build_plan
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.stats import Verdict, judge
 from netcheck.topology import load_topology_text
 

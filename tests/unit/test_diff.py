@@ -26,7 +26,7 @@ from reportkit import (
 from netcheck.diff import Change, SweepDiff, diff_sweeps
 from netcheck.plan import build_plan
 from netcheck.report.diff_report import render_diff_json, render_diff_table
-from netcheck.results import CellStatus
+from netcheck.result.cells import CellStatus
 from netcheck.topology import load_topology_text
 
 

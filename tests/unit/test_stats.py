@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from netcheck.catalog import Evidence
 from netcheck.plan import ProbeSpec
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.stats import (
     DEFAULT_MAX_LOSS_PCT,
     CellStats,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.errors import TransportError, UsageError
-from netcheck.sweep import SweepResult
+from netcheck.result.model import SweepResult
 from netcheck.watch import (
     HEALTH_STALE_INTERVALS,
     JITTER,

@@ -29,8 +29,8 @@ from netcheck.plan import build_plan
 from netcheck.report import render_json, render_table
 from netcheck.report.html import NOT_MEASURED, render_html
 from netcheck.report.json_report import sweep_to_dict
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
-from netcheck.sweep import SweepResult
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
 
 TOPO = """\

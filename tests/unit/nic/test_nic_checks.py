@@ -12,7 +12,7 @@ from netcheck_agent import protocol as p
 from netcheck.nic import NicCellResult, NicVerdict, analyse, per_nic_cells, topology_overlaps
 from netcheck.plan import build_plan
 from netcheck.report.nic_report import nic_lines, nic_report_to_dict
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.stats import judge
 from netcheck.topology import load_topology_text
 

@@ -11,7 +11,7 @@ from netcheck.plan import build_plan
 from netcheck.readiness import LiveStatus, evaluate
 from netcheck.report import render_json, render_table, sweep_to_dict
 from netcheck.report.readiness_report import render_readiness_json, render_readiness_table
-from netcheck.sweep import SweepResult
+from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "report-json.md"

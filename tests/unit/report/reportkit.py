@@ -9,8 +9,8 @@ import functools
 from collections.abc import Mapping
 
 from netcheck.plan import Plan, ProbeSpec, build_plan
-from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
-from netcheck.sweep import ResponderInfo, SweepResult
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.topology import load_topology_text
 
 TOPOLOGY = """\

@@ -17,7 +17,7 @@ from netcheck.bandwidth import (
 from netcheck.report import render_json, render_table
 from netcheck.report.bandwidth_report import render_bandwidth_json, render_bandwidth_table
 from netcheck.report.json_report import sweep_to_dict
-from netcheck.sweep import SweepResult
+from netcheck.result.model import SweepResult
 from netcheck.topology.bandwidth import BandwidthCheck
 from tests.unit.report.reportkit import RDP, make_sweep
 

@@ -17,9 +17,9 @@ from netcheck.plan import build_plan
 from netcheck.report._html_assets import CELL_COLOURS, CSS, JS
 from netcheck.report.html import NOT_MEASURED, cell_class, render_html, rtt_bucket
 from netcheck.report.paths import nic_usage, path_summaries
-from netcheck.results import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sample
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.stats import CellStats, CellVerdict, RttStats, Verdict
-from netcheck.sweep import ResponderInfo, SweepResult
 from netcheck.topology import load_topology_text
 
 ALL_GOOD_KINDS = {RDP: "refused"}  # every other cell defaults to open-fast

@@ -22,8 +22,9 @@ from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
 from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
 from netcheck.report.plan_report import plan_to_dict, render_plan_table
-from netcheck.results import AgentInfo, CellStatus
-from netcheck.sweep import ResponderInfo
+from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.findings import Finding
+from netcheck.result.model import ResponderInfo
 
 CATALOG = load_catalog()
 
@@ -105,7 +106,12 @@ def test_top_level() -> None:
         "concurrency": 256,
         "limit": None,
     }
-    assert doc["summary"] == {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
+    counts = {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
+    assert {k: doc["summary"][k] for k in counts} == counts
+    assert doc["summary"]["findings"] == {"cell": {"pass": 3, "fail": 3, "warn": 0, "unknown": 0}}
+    failing = [f["id"] for f in doc["findings"] if f["verdict"] == "fail"]
+    assert doc["summary"]["failing"] == failing
+    assert failing == ["cell:" + c["cell_id"] for c in doc["cells"] if not c["passed"]]
     assert len(doc["cells"]) == 6
 
 
@@ -118,7 +124,9 @@ def test_phases() -> None:
 def test_go_verdict() -> None:
     doc = sweep_to_dict(make_sweep({RDP: "refused"}))
     assert doc["verdict"] == "go"
-    assert doc["summary"] == {"cells": 6, "passed": 6, "failed": 0, "not_measured": 0}
+    counts = {"cells": 6, "passed": 6, "failed": 0, "not_measured": 0}
+    assert {k: doc["summary"][k] for k in counts} == counts
+    assert doc["summary"]["failing"] == []
 
 
 def test_every_cell_field() -> None:
@@ -223,7 +231,8 @@ def test_failing_cells_carry_hint_reason_and_evidence() -> None:
 def test_partial_and_not_measured() -> None:
     doc = sweep_to_dict(make_sweep({RDP: "refused", MT_CS: CellStatus.NOT_RUN}, interrupted=True))
     assert (doc["partial"], doc["verdict"]) == (True, "no-go")
-    assert doc["summary"] == {"cells": 6, "passed": 5, "failed": 1, "not_measured": 1}
+    counts = {"cells": 6, "passed": 5, "failed": 1, "not_measured": 1}
+    assert {k: doc["summary"][k] for k in counts} == counts
     c = _cells(doc, MT_CS)
     assert (c["status"], c["verdict"], c["passed"], c["sent"], c["samples"]) == (
         "not_run",
@@ -381,6 +390,10 @@ def test_the_schema_document_lists_every_field() -> None:
     assert fields["`agents[]`"] == list(doc["agents"][0])
     assert fields["`responders[]`"] == list(doc["responders"][0])
     assert fields["`skipped[]`"] == list(doc["skipped"][0])
+    assert fields["`findings[]`"] == list(doc["findings"][0])
+    assert fields["`findings[]`"] == [
+        f.name for f in dataclasses.fields(Finding) if f.name != "group"
+    ]
     cell = _cells(doc, VM_CS)
     assert fields["`cells[]`"] == list(cell)
     assert fields["`cells[].rtt_ms`"] == list(cell["rtt_ms"])
@@ -394,3 +407,17 @@ def test_the_schema_document_lists_every_field() -> None:
     shared = [k for k in plan["cells"][0] if k != "kind"]  # type: ignore[index]
     named = re.findall(r"`([a-z_]+)`", plan_cell_doc.split("| field")[0])
     assert named == shared
+
+
+def test_the_fast_finding_line_is_the_compact_json_of_the_finding() -> None:
+    from netcheck.report.findings_report import finding_to_dict
+    from netcheck.report.json_report import _compact, _finding_line
+    from netcheck.result.findings import FindingVerdict
+
+    tricky = Finding(
+        "nic:x:cs01>ps", "nic", 'a "quoted" \\ check', "cs01 → ps-azure\tété", FindingVerdict.FAIL,
+        "line\nbreak \x01 ✓ 😀", "hint </script>", "doc",
+    )  # fmt: skip
+    assert _finding_line(tricky) == _compact(finding_to_dict(tricky))
+    doc = json.loads(render_json(make_sweep()))
+    assert [json.loads(_compact(f)) for f in doc["findings"]] == doc["findings"]

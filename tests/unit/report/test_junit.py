@@ -8,7 +8,7 @@ from dataclasses import replace
 from reportkit import PS_CS, PS_MT, RDP, VM_CS, make_sweep, report_plan, spec_of
 
 from netcheck.report.junit import render_junit
-from netcheck.results import CellResult, CellStatus, Outcome, Sample
+from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 
 
 def _parse(text: str) -> ET.Element:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reportkit import PS_MT, RDP, make_sweep, report_plan, spec_of
 
 from netcheck.report.markdown import md_escape, render_markdown
-from netcheck.results import AgentInfo, CellStatus
+from netcheck.result.cells import AgentInfo, CellStatus
 
 
 def _table(text: str) -> list[list[str]]:

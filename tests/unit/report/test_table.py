@@ -10,9 +10,9 @@ from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
 from netcheck.plan import build_plan
 from netcheck.report.table import MAX_MATRIX_COLUMNS, cell_text, render_table
-from netcheck.results import AgentInfo, CellStatus
+from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.model import ResponderInfo
 from netcheck.stats import CellStats, CellVerdict, RttStats, Verdict
-from netcheck.sweep import ResponderInfo
 from netcheck.topology import load_topology_text
 
 CATALOG = load_catalog()

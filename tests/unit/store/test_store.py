@@ -6,6 +6,7 @@ Real SQLite files in a temp folder; the sweep itself is crafted (no agent, no so
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
 from dataclasses import replace
@@ -18,7 +19,8 @@ from reportkit import DEFAULT, PS_MT, RDP, TOPOLOGY, make_sweep, report_plan, sp
 
 from netcheck.errors import StoreError
 from netcheck.report.formats import FORMATS
-from netcheck.results import AgentInfo, CellStatus
+from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.store import (
     SCHEMA_VERSION,
     StoreObserver,
@@ -30,7 +32,6 @@ from netcheck.store import (
     topology_digest,
 )
 from netcheck.store import schema as schema_mod
-from netcheck.sweep import ResponderInfo, SweepResult
 
 AGENTS = (
     AgentInfo(
@@ -351,20 +352,68 @@ def test_migrations_upgrade_an_older_database(
     check.close()
 
 
-def test_report_notes_a_verdict_the_stored_cells_do_not_explain(
+def test_report_exit_code_is_the_sweeps_verdict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Bandwidth and readiness results are not stored: `report` says so rather than show GO."""
     from netcheck.cli import main
 
     db = tmp_path / "nc.db"
     _store(_sweep(kinds={RDP: "refused"}), db)
     assert main(["report", "sw-0001", "--db", str(db)]) == 0
     assert "GO: 6 of 6 cells pass" in capsys.readouterr().out
+    _store(replace(_sweep(), sweep_id="sw-0002"), db)  # failing cells
+    assert main(["report", "sw-0002", "--db", str(db)]) == 1
+    assert "NO-GO" in capsys.readouterr().out
+
+
+def test_report_of_a_sweep_stored_before_schema_3_keeps_its_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older netcheck stored no bandwidth, readiness or NIC results: `report` says so,
+    and its exit code is the verdict the sweep had when it ran."""
+    from netcheck.cli import main
+
+    db = tmp_path / "nc.db"
+    _store(_sweep(kinds={RDP: "refused"}), db)
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE sweeps SET verdict = 'no-go'")  # as a failed readiness check leaves it
+    # as an older netcheck leaves a sweep whose readiness check failed
+    conn.execute("UPDATE sweeps SET verdict = 'no-go', result = NULL")
     conn.commit()
     conn.close()
-    assert main(["report", "sw-0001", "--db", str(db)]) == 0
+    assert main(["report", "sw-0001", "--db", str(db)]) == 1
     err = capsys.readouterr().err
-    assert "sweep sw-0001 was NO-GO when it ran" in err and "not stored" in err
+    assert "stored by an older netcheck" in err and "it was NO-GO when it ran" in err
+
+
+def test_a_schema_2_database_migrates_and_its_sweeps_still_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database an older netcheck wrote (schema 2: no whole result, no params) is
+    upgraded in place; its sweeps render from their rows, with their stored verdict."""
+    from netcheck.cli import main
+
+    db = tmp_path / "old.db"
+    sweep = _sweep(kinds={RDP: "refused"})
+    _store(sweep, db)
+    # turn it into what schema 2 left: drop what migration 3 added
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE sweeps DROP COLUMN result")
+    conn.execute("ALTER TABLE cells DROP COLUMN params")
+    conn.execute("UPDATE sweeps SET verdict = 'no-go'")  # its bandwidth test had failed
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    assert main(["report", "sw-0001", "--db", str(db), "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert "stored by an older netcheck" in captured.err
+    doc = json.loads(captured.out)
+    assert doc["summary"]["passed"] == 6  # the cells it kept
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(sweeps)")}
+    assert "result" in columns
+    conn.close()
+    # a new sweep in the upgraded database is stored whole
+    _store(replace(sweep, sweep_id="sw-0002"), db)
+    assert main(["report", "sw-0002", "--db", str(db), "--format", "json"]) == 0
+    assert "older netcheck" not in capsys.readouterr().err
