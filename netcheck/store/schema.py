@@ -175,6 +175,14 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
             f"no sweep database at {path}: run `netcheck sweep` first (it stores every "
             f"sweep there), or point --db / NETCHECK_DB at the database to read"
         )
+    if not create and path.is_file() and path.stat().st_size == 0:
+        # never turn a file we were asked to read into a database (a typo'd --db, a
+        # placeholder): say so and leave it as it is
+        raise StoreError(
+            f"{path} is an empty file, not a sweep database: no sweep was stored there; "
+            f"run `netcheck sweep --db {path}` first, or point --db / NETCHECK_DB at the "
+            f"database to read"
+        )
     if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

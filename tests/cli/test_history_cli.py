@@ -366,3 +366,14 @@ def test_progress_off_a_terminal_is_log_lines_with_v_only(
     assert any("[host=cs01] agent up (local)" in ln for ln in lines)
     assert "done: cells 13/13, failing 0" in lines[-1]
     assert "\r" not in loud.stderr and "\033[" not in loud.stderr  # no status-line redraws
+
+
+def test_an_empty_file_given_to_read_is_refused_and_left_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "placeholder.db"
+    empty.touch()
+    for argv in (("history",), ("report", "last")):
+        proc = netcheck(*argv, "--db", str(empty))
+        assert proc.returncode == 2, proc.stderr
+        assert "is an empty file, not a sweep database" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert empty.stat().st_size == 0  # never turned into a database by a read
