@@ -24,6 +24,8 @@ from dataclasses import replace
 from netcheck_agent import protocol as p
 
 from netcheck.agentclient import AgentClient
+from netcheck.azure.nsg import Predictions
+from netcheck.azure.nsg.compare import NsgFinding, compare_cells
 from netcheck.bandwidth import BandwidthOutcome, BandwidthStatus, run_bandwidth_checks
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
 from netcheck.deadline import AGENT_START_S, ProbeLoad
@@ -107,6 +109,7 @@ async def run_sweep(
     readiness: bool = False,
     diagnose: DiagnoseSettings | None = None,
     nic: NicOptions = ALL_NICS,
+    nsg: Predictions | None = None,
 ) -> SweepResult:
     """Run `plan`. `transports` maps a transport name ("local", "ssh") to its Transport.
 
@@ -115,12 +118,14 @@ async def run_sweep(
     checks make the sweep no-go. With `diagnose`, failing cells are traced toward their
     port and every declared path is measured (netcheck.diagnose) after the probes.
     `nic` says which multi-NIC hosts get the dual-NIC checks (netcheck.nic; all by default).
+    With `nsg` (the plan's NSG predictions, netcheck.azure.nsg), each predicted cell's
+    measured verdict is compared with its prediction (`SweepResult.nsg`).
     Cancelling the task (Ctrl-C) stops probing and returns a partial result.
     """
     with _few_full_collections():
         sweep = _Sweep(plan, transports, observer or SweepObserver(), host_concurrency, clock, nic)
         await sweep.run(readiness, diagnose)
-        return sweep.result(readiness)
+        return sweep.result(readiness, nsg)
 
 
 class _Sweep:
@@ -390,7 +395,7 @@ class _Sweep:
 
     # --- the result -------------------------------------------------------------------------
 
-    def result(self, readiness: bool) -> SweepResult:
+    def result(self, readiness: bool, nsg: Predictions | None = None) -> SweepResult:
         interrupted_why = "not measured: the sweep was interrupted"
         for s in self.plan.specs:
             if s.cell_id not in self.results:
@@ -417,9 +422,25 @@ class _Sweep:
             readiness=self._readiness() if readiness else None,
             diagnostics=self.diagnostics,
             nics=self.nic.reports(self.results, self.judge, self.interrupted),
+            nsg=self._nsg(nsg) if nsg is not None else (),
         )
         self.obs.on_finish(result)
         return result
+
+    def _nsg(self, predictions: Predictions) -> tuple[NsgFinding, ...]:
+        """Each predicted cell's measurement against its NSG prediction; a filtered cell's
+        trace (when diagnosed) names the last hop that answered."""
+        measured, expect, hops = {}, {}, {}
+        for r in self.results.values():
+            if r.status is not CellStatus.MEASURED:
+                continue
+            cell = r.spec.cell_id
+            measured[cell] = self.judge(r).verdict
+            expect[cell] = r.spec.expect_reachable
+            d = self.diagnostics.for_cell(cell) if self.diagnostics is not None else None
+            if d is not None and d.where.last_label:
+                hops[cell] = d.where.last_label
+        return compare_cells(predictions, measured, expect_reachable=expect, last_hops=hops)
 
     def _readiness(self) -> ReadinessResult:
         status = [

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from netcheck.commands._db import DB_HELP, db_path
+from netcheck.commands.azure_export import add_azure_export_options, predictions_from_args
 from netcheck.commands.common import (
     EXIT_CODES_TEXT,
     EXIT_GO,
@@ -71,6 +72,7 @@ def register(sub: Any) -> None:
     )
     add_sweep_settings(p)
     add_ssh_options(p)
+    add_azure_export_options(p)
     p.set_defaults(handler=run)
 
 
@@ -90,6 +92,7 @@ async def _sweep(plan: Plan, args: argparse.Namespace, store: StoreObserver | No
         # failback readiness joins the verdict when the topology has an inventory
         readiness=has_inventory(plan.topology) and not args.no_readiness,
         diagnose=None if args.no_diagnose else DiagnoseSettings(),
+        nsg=predictions_from_args(args, plan),
     )
     return await run_interruptible(work)
 

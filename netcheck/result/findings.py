@@ -1,6 +1,7 @@
 """Findings: every check of a sweep in one shape, and GO / NO-GO computed in one place.
 
-Each check kind contributes findings — connectivity cells (`cell`), application
+Each check kind contributes findings — connectivity cells (`cell`), the Azure NSG
+prediction of each Azure cell checked against its measurement (`nsg`), application
 probes (`app`: TLS, DNS, NTP, endpoints), bandwidth tests (`bandwidth`), path
 diagnostics (`path`: MTU, RTT, loss, path taken), dual-NIC checks (`nic`) and
 failback readiness checks (`readiness`). Every renderer lists them the same way,
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from netcheck.azure.nsg.compare import NsgFinding
 from netcheck.bandwidth.model import BandwidthOutcome
 from netcheck.bandwidth.verdict import BandwidthVerdict
 from netcheck.diagnose.model import Diagnostics, FindingLevel
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 #: The check kinds, in the order reports list them.
-KINDS = ("cell", "app", "bandwidth", "path", "nic", "readiness")
+KINDS = ("cell", "nsg", "app", "bandwidth", "path", "nic", "readiness")
 _KIND_SET = frozenset(KINDS)
 
 
@@ -109,6 +111,7 @@ def sweep_findings(sweep: SweepResult) -> tuple[Finding, ...]:
     bandwidth tests, path checks, NIC checks and readiness checks."""
     found: list[Finding] = []
     found += _cell_findings(sweep, sweep.verdicts())
+    found += _nsg_findings(sweep.nsg)
     found += _bandwidth_findings(sweep.bandwidth_verdicts())
     if sweep.diagnostics is not None:
         found += _path_findings(sweep.diagnostics)
@@ -142,6 +145,23 @@ def _unique(found: list[Finding]) -> Iterator[Finding]:
 
 
 PASS, FAIL = FindingVerdict.PASS, FindingVerdict.FAIL
+
+
+def _nsg_findings(nsg: Iterable[NsgFinding]) -> Iterator[Finding]:
+    """A failing one only where its cell fails too (netcheck.azure.nsg.compare): it names
+    the NSG rule that denies the cell, or says the cause lies outside Azure."""
+    for f in nsg:
+        yield Finding(
+            f.id,
+            "nsg",
+            "nsg-prediction",
+            f.subject,
+            FindingVerdict(f.verdict),
+            f.reason,
+            f.hint,
+            f.doc,
+            f.subject.split("/", 1)[0],  # listed with the cell's source host
+        )
 
 
 def _pass_fail(passed: bool) -> FindingVerdict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from netcheck.azure.nsg.compare import NsgFinding
 from netcheck.bandwidth.model import BandwidthOutcome
 from netcheck.bandwidth.verdict import BandwidthVerdict, judge_bandwidth
 from netcheck.diagnose.model import Diagnostics
@@ -54,6 +55,8 @@ class SweepResult:
     readiness: ReadinessResult | None = None  # failback prerequisites, when checked
     diagnostics: Diagnostics | None = None  # traces of failing cells, path checks (when run)
     nics: tuple[HostNicReport, ...] = ()  # dual-NIC checks, one per multi-NIC host
+    # each Azure cell's NSG prediction against its measured verdict (with an NSG export)
+    nsg: tuple[NsgFinding, ...] = ()
     _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
         default=None, init=False, compare=False, repr=False
     )

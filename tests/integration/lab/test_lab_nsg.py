@@ -4,8 +4,11 @@ The lab's NSG export (tests/fixtures/azure/lab) is turned into nftables rules
 (`netcheck.azure.nsg.nft`): the NIC NSG on the process server's namespace, the subnet
 NSG on the Azure subnet's switch. A real sweep then measures every cell, and every
 measured verdict agrees with the prediction: allowed cells are open, denied ones are
-filtered. Then a drop on the on-premises gateway that no NSG knows about: the cell is
-predicted allowed and measured filtered, and the finding says the cause is outside Azure.
+filtered. The sweep itself reads the export (`--azure-nsgs ...`) and reports each Azure
+cell's prediction against its measurement as an `nsg` finding; the test checks those
+findings against its own comparison. Then a drop on the on-premises gateway that no NSG
+knows about: the cell is predicted allowed and measured filtered, and the sweep's
+finding says the cause is outside Azure, naming the last hop that answered.
 
 Every packet goes to a lab address from inside a lab namespace; every table is removed
 in a `finally`.
@@ -32,6 +35,18 @@ from tests.integration.lab.test_lab_sweep import (
     cells,
     sweep,
 )
+
+EXPORT_ARGS = (
+    *("--azure-nsgs", str(Path(__file__).resolve().parents[2] / "fixtures/azure/lab/nsgs.json")),
+    *("--azure-nics", str(Path(__file__).resolve().parents[2] / "fixtures/azure/lab/nics.json")),
+    *("--azure-vnets", str(Path(__file__).resolve().parents[2] / "fixtures/azure/lab/vnets.json")),
+)
+
+
+def nsg_findings(report: Report) -> dict[str, Report]:
+    """The sweep's own NSG findings, by cell id."""
+    return {f["subject"]: f for f in report["findings"] if f["kind"] == "nsg"}
+
 
 pytestmark = pytest.mark.lab
 
@@ -89,6 +104,8 @@ def _check_every_cell(report: Report, preds: Predictions, except_cell: str | Non
     measured = cells(report)
     predicted = preds.by_cell()
     assert set(predicted) <= set(measured)
+    reported = nsg_findings(report)
+    assert set(reported) == set(predicted)  # one finding per predicted cell, no more
     for cell_id, c in measured.items():
         assert c["status"] == "measured", cell_id
         p = predicted.get(cell_id)
@@ -102,6 +119,15 @@ def _check_every_cell(report: Report, preds: Predictions, except_cell: str | Non
         finding = compare(p, Verdict(c["verdict"]), expect_reachable=True)
         assert "as predicted" in finding.reason, finding
         assert finding.verdict == ("pass" if p.outcome is Outcome.ALLOWED else "fail")
+        # the sweep's finding is the same, and a denied cell names the rule that denies it
+        got = reported[cell_id]
+        assert (got["verdict"], got["reason"], got["hint"]) == (
+            finding.verdict,
+            finding.reason,
+            finding.hint,
+        )
+        if p.outcome is Outcome.DENIED:
+            assert "NSG " in got["hint"] and "priority" in got["hint"], got
 
 
 def test_measured_verdicts_agree_with_the_nsg_predictions(
@@ -109,7 +135,7 @@ def test_measured_verdicts_agree_with_the_nsg_predictions(
 ) -> None:
     outcomes = sorted(p.outcome.value for p in predictions.cells)
     assert outcomes == ["allowed"] * 4 + ["denied"] * 4  # both kinds are on the wire
-    code, report = sweep(lab, lab_state)
+    code, report = sweep(lab, lab_state, TOPOLOGY, None, *EXPORT_ARGS)
     assert (code, report["verdict"]) == (1, "no-go")
     _check_every_cell(report, predictions)
     assert_no_agents_left(lab)
@@ -128,7 +154,7 @@ def test_onprem_drop_is_predicted_allow_measured_filtered_outside_azure(
     )
     _nft(lab, "onprem-gw", drop)
     try:
-        code, report = sweep(lab, lab_state)
+        code, report = sweep(lab, lab_state, TOPOLOGY, None, *EXPORT_ARGS)
     finally:
         _nft(lab, "onprem-gw", f"add table {ONPREM_DROP_TABLE}\ndelete table {ONPREM_DROP_TABLE}\n")
     assert code == 1
@@ -142,4 +168,6 @@ def test_onprem_drop_is_predicted_allow_measured_filtered_outside_azure(
     # the sweep traces a filtered cell (the lab agents have scapy): the finding names the hop
     assert hop is not None, report.get("diagnostics")
     assert hop in finding.reason
+    got = nsg_findings(report)[ONPREM_DROP]
+    assert (got["verdict"], got["reason"]) == ("fail", finding.reason)
     assert_no_agents_left(lab)
