@@ -23,9 +23,8 @@ from netcheck.azure.nsg.compare import NsgFinding
 from netcheck.bandwidth.model import BandwidthOutcome
 from netcheck.bandwidth.verdict import BandwidthVerdict
 from netcheck.diagnose.model import Diagnostics, FindingLevel
-from netcheck.nic.model import HostNicReport, NicVerdict
+from netcheck.nic.model import HostNicReport
 from netcheck.readiness.model import ReadinessResult
-from netcheck.readiness.model import Verdict as ReadinessVerdict
 from netcheck.result.cells import CellResult
 from netcheck.stats import CellVerdict
 
@@ -249,14 +248,6 @@ def _path_findings(d: Diagnostics) -> Iterator[Finding]:
             )
 
 
-_NIC = {
-    NicVerdict.PASS: FindingVerdict.PASS,
-    NicVerdict.FAIL: FindingVerdict.FAIL,
-    NicVerdict.WARN: FindingVerdict.WARN,
-    NicVerdict.UNKNOWN: FindingVerdict.UNKNOWN,
-}
-
-
 def _nic_findings(n: HostNicReport) -> Iterator[Finding]:
     for f in n.findings:
         yield Finding(
@@ -264,20 +255,12 @@ def _nic_findings(n: HostNicReport) -> Iterator[Finding]:
             kind="nic",
             check=f.check,
             subject=f.subject,
-            verdict=_NIC[f.verdict],
+            verdict=FindingVerdict(f.verdict.value),  # the same four words
             reason=f.message,
             hint=f.hint,
             doc=f.doc,
             group=n.host,
         )
-
-
-_READINESS = {
-    ReadinessVerdict.PASS: FindingVerdict.PASS,
-    ReadinessVerdict.FAIL: FindingVerdict.FAIL,
-    ReadinessVerdict.WARN: FindingVerdict.WARN,
-    ReadinessVerdict.UNKNOWN: FindingVerdict.UNKNOWN,
-}
 
 
 def _readiness_findings(r: ReadinessResult) -> Iterator[Finding]:
@@ -287,7 +270,7 @@ def _readiness_findings(r: ReadinessResult) -> Iterator[Finding]:
             kind="readiness",
             check=f.check,
             subject=f.subject,
-            verdict=_READINESS[f.verdict],
+            verdict=FindingVerdict(f.verdict.value),  # the same four words
             reason=f.message,
             hint=f.hint,
             doc=f.doc,
