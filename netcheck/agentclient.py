@@ -380,26 +380,29 @@ class AgentClient:
         waiting = {r.cell for r in probes}
         loop = asyncio.get_running_loop()
         try:
-            budget = load.budget(self._margin_s)
+            seconds = load.seconds(self._margin_s)
             since = loop.time()
             await self._send(
                 p.ProbeBatch(batch=bid, probes=tuple(probes), concurrency=concurrency),
-                max(budget.seconds, SEND_TIMEOUT_S),
+                max(seconds, SEND_TIMEOUT_S),
             )
             while True:
-                left = since + budget.seconds - loop.time()
-                try:
-                    item = await _within(queue.get(), max(left, 0.0))
-                except (asyncio.TimeoutError, TimeoutError):
-                    self._mark_lost(self._missed(budget, since, loop.time()))
-                    raise AgentLost(self.host, self._lost or "deadline missed") from None
+                try:  # results come in bursts: only an empty queue needs the timer
+                    item = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    try:
+                        item = await _within(queue.get(), max(since + seconds - loop.time(), 0.0))
+                    except (asyncio.TimeoutError, TimeoutError):
+                        budget = load.with_cells(len(waiting)).budget(self._margin_s)
+                        self._mark_lost(self._missed(budget, since, loop.time()))
+                        raise AgentLost(self.host, self._lost or "deadline missed") from None
                 if item is None:
                     raise AgentLost(self.host, self._lost or "the agent rejected the batch")
                 if isinstance(item, p.BatchDone):
                     return
                 if item.cell in waiting:
                     waiting.discard(item.cell)
-                    budget = load.with_cells(len(waiting)).budget(self._margin_s)
+                    seconds = load.with_cells(len(waiting)).seconds(self._margin_s)
                     since = loop.time()
                 yield item
         finally:

@@ -82,6 +82,13 @@ class ProbeLoad:
     def with_cells(self, cells: int) -> ProbeLoad:
         return ProbeLoad(cells, self.samples, self.interval_ms, self.timeout_ms, self.concurrency)
 
+    def seconds(self, margin_s: float = MARGIN_S) -> float:
+        """`budget(margin_s).seconds`, without the words: asked again after every result."""
+        step = max(self.interval_ms, self.timeout_ms)
+        waves = max(1, -(-self.cells // self.concurrency))  # ceil, in integers
+        work_s = waves * (self.samples * step + self.timeout_ms) / 1000
+        return work_s + margin_s + MARGIN_SHARE * work_s
+
     def budget(self, margin_s: float = MARGIN_S) -> Budget:
         """The longest the agent may take to finish these cells, with a margin.
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netcheck_agent import protocol as p
 
 from netcheck.deadline import MARGIN_S, MARGIN_SHARE, ProbeLoad
@@ -36,3 +38,20 @@ def test_the_load_of_a_batch_takes_its_worst_cell() -> None:
 def test_a_load_that_is_not_one_is_refused() -> None:
     with pytest.raises(ValueError):
         ProbeLoad(cells=1, samples=0, interval_ms=0, timeout_ms=0, concurrency=1)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.integers(0, 100_000),
+    st.integers(1, 100),
+    st.integers(0, 60_000),
+    st.integers(10, 60_000),
+    st.integers(1, 4096),
+    st.floats(0, 60),
+)
+def test_seconds_is_the_budgets_figure(
+    cells: int, samples: int, interval: int, timeout: int, conc: int, margin: float
+) -> None:
+    # asked after every result, so computed without the words; never a different figure
+    load = ProbeLoad(cells, samples, interval, timeout, conc)
+    assert load.seconds(margin) == pytest.approx(load.budget(margin).seconds, rel=1e-12)
