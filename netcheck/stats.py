@@ -57,6 +57,7 @@ class Verdict(enum.Enum):
     AGENT_UNAVAILABLE = "agent-unavailable"
     AGENT_LOST = "agent-lost"
     NOT_RUN = "not-run"
+    NO_LISTENER = "no-listener"  # nothing could listen: not a firewall's doing, not proven
 
     @property
     def blocked(self) -> bool:
@@ -248,10 +249,15 @@ def judge(
             CellStatus.AGENT_UNAVAILABLE: Verdict.AGENT_UNAVAILABLE,
             CellStatus.AGENT_LOST: Verdict.AGENT_LOST,
             CellStatus.NOT_RUN: Verdict.NOT_RUN,
+            CellStatus.NO_LISTENER: Verdict.NO_LISTENER,
         }[result.status]
-        empty = CellStats(sent=0, answered=0, loss_pct=100.0, rtt=None)
+        stats = (
+            cell_stats(result.samples)
+            if result.samples
+            else CellStats(sent=0, answered=0, loss_pct=100.0, rtt=None)
+        )
         return CellVerdict(
-            verdict, passed=False, reason=result.reason or verdict.value, stats=empty
+            verdict, passed=False, reason=result.reason or verdict.value, stats=stats
         )
     stats = cell_stats(result.samples)
     verdict, witness = classify(result.samples)

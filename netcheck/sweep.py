@@ -37,7 +37,7 @@ from netcheck.probing import probe_batch
 from netcheck.proof import OTHER_SWEEP, ResponderProof
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
-from netcheck.result.cells import AgentInfo, CellResult, CellStatus
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome
 from netcheck.result.events import SweepObserver
 from netcheck.result.judge import CellJudge
 from netcheck.result.model import ResponderInfo, SweepResult
@@ -152,6 +152,8 @@ class _Sweep:
         self.results: dict[str, CellResult] = {}
         self.agents: dict[str, AgentInfo] = {}
         self.responders: list[ResponderInfo] = []
+        # (address, port) where our responder should listen but its agent is unavailable
+        self.no_listener: dict[tuple[str, int], str] = {}
         self.clients: dict[str, AgentClient] = {}
         self.responder_ids: dict[str, str] = {}
         # a transport marked `shared` (the local one) runs one agent for all its hosts
@@ -195,8 +197,23 @@ class _Sweep:
         self.phases[name] = now - self._mark
         self._mark = now
 
+    def _nobody_listens(self, host: Host, wanted: Sequence[tuple[str, int]], why: str) -> None:
+        for pair in wanted:
+            self.no_listener[pair] = f"no listener: agent on {host.name} unavailable: {why}"
+
     def record(self, result: CellResult) -> None:
-        self.results[result.spec.cell_id] = result
+        spec = result.spec
+        why = self.no_listener.get((spec.dest_address, spec.port)) if self.no_listener else None
+        if (
+            why is not None
+            and result.status is CellStatus.MEASURED
+            and result.samples
+            and all(x.outcome is Outcome.REFUSED for x in result.samples)
+        ):
+            # A reset where our responder should have answered: nothing listens because
+            # the destination's agent could not start, not because a firewall said no.
+            result = CellResult(spec, CellStatus.NO_LISTENER, result.samples, reason=why)
+        self.results[spec.cell_id] = result
         self.obs.on_result(result)
 
     # --- the sequence ---------------------------------------------------------------------
@@ -291,6 +308,9 @@ class _Sweep:
             self.responders += [
                 ResponderInfo(host.name, a, port, "none", why) for a, port in wanted
             ]
+            if client is None and host.agent.runs:  # its agent should have opened them
+                info = self.agents.get(host.name)
+                self._nobody_listens(host, wanted, info.reason if info else "not started")
             return
         try:
             rid, outcome = await client.start_responders(
@@ -304,6 +324,7 @@ class _Sweep:
             self.responders += [
                 ResponderInfo(host.name, a, port, "none", str(exc)) for a, port in wanted
             ]
+            self._nobody_listens(host, wanted, str(exc))
             return
         self.responder_ids[host.name] = rid
         for addr, port in outcome.listening:

@@ -48,6 +48,7 @@ _FAIL_CLASS = {
     Verdict.AGENT_UNAVAILABLE: ("c-unmeasured", "NO-AGENT"),
     Verdict.AGENT_LOST: ("c-unmeasured", "LOST"),
     Verdict.NOT_RUN: ("c-unmeasured", "NOT-RUN"),
+    Verdict.NO_LISTENER: ("c-unmeasured", "NO-LISTENER"),
 }
 
 _LEGEND = (

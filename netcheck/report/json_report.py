@@ -15,7 +15,7 @@ from netcheck.report.findings_report import finding_to_dict, findings_summary
 from netcheck.report.nic_report import nic_report_to_dict
 from netcheck.report.readiness_report import readiness_to_dict
 from netcheck.result.cells import CellResult
-from netcheck.result.findings import Finding
+from netcheck.result.findings import Finding, cell_hint
 from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
 
@@ -60,7 +60,7 @@ def cell_to_dict(
         "verdict": verdict.verdict.value,
         "passed": verdict.passed,
         "reason": verdict.reason,
-        "hint": "" if verdict.passed else rule.hint,
+        "hint": "" if verdict.passed else cell_hint(rule.hint, spec, verdict),
         "doc": rule.doc,
         "error_codes": list(rule.errors),
         "sent": verdict.stats.sent,

@@ -32,6 +32,7 @@ _SHORT = {
     Verdict.AGENT_UNAVAILABLE: "NO-AGENT",
     Verdict.AGENT_LOST: "LOST",
     Verdict.NOT_RUN: "NOT-RUN",
+    Verdict.NO_LISTENER: "NO-LISTENER",
 }
 
 

@@ -31,6 +31,9 @@ class CellStatus(enum.Enum):
     AGENT_UNAVAILABLE = "agent_unavailable"  # the source's agent never started
     AGENT_LOST = "agent_lost"  # the agent died before it reported this cell
     NOT_RUN = "not_run"  # the sweep was interrupted before this cell
+    # probed, but nothing of ours could listen: the destination's agent, which opens the
+    # responder there, was unavailable, and the port refused (no real service either)
+    NO_LISTENER = "no_listener"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from netcheck.bandwidth.model import BandwidthOutcome
 from netcheck.bandwidth.verdict import BandwidthVerdict
 from netcheck.diagnose.model import Diagnostics, FindingLevel
 from netcheck.nic.model import HostNicReport
+from netcheck.plan import ProbeSpec
 from netcheck.readiness.model import ReadinessResult
 from netcheck.result.cells import CellResult
-from netcheck.stats import CellVerdict
+from netcheck.stats import CellVerdict, Verdict
 
 if TYPE_CHECKING:
     from netcheck.result.model import SweepResult
@@ -35,6 +36,7 @@ __all__ = [
     "KINDS",
     "Finding",
     "FindingVerdict",
+    "cell_hint",
     "failing",
     "finding_id",
     "is_go",
@@ -185,12 +187,25 @@ def _cell_findings(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]
                 Finding(fid, kind, rule_id, subject, PASS, reason, "", rule.doc, s.source_host)
             )
             continue
-        hint, doc = rule.hint, rule.doc
+        hint, doc = cell_hint(rule.hint, s, v), rule.doc
         app = v.app
         if app is not None and app.failed:
             hint, doc = app.hint or hint, app.doc or doc
         out.append(Finding(fid, kind, rule_id, subject, FAIL, v.reason, hint, doc, s.source_host))
     return out
+
+
+def cell_hint(rule_hint: str, spec: ProbeSpec, v: CellVerdict) -> str:
+    """What to change for a failing cell: the rule's fix, except where nothing of ours
+    could listen (the destination's agent was unavailable): then the fix is the agent,
+    not a firewall, and no firewall hint sends the user to the wrong team."""
+    if v.verdict is Verdict.NO_LISTENER:
+        return (
+            f"start netcheck's agent on {spec.dest_host} (its reason is in the agents list) "
+            f"and sweep again: until a responder listens on {spec.proto}/{spec.port}, "
+            "nothing proves or disproves the path"
+        )
+    return rule_hint
 
 
 def _bandwidth_findings(
