@@ -93,8 +93,11 @@ def test_an_unusable_key_is_the_ssh_hosts_reason_and_local_cells_are_kept(
     assert says in agents["mt01"].reason
     assert agents["cs01"].available
     cells = {(r.spec.source_host, r.spec.dest_host): (r, v) for r, v in result.verdicts()}
-    local = [rv for (src, _), rv in cells.items() if src == "cs01"]
-    assert local and all(r.status is CellStatus.MEASURED for r, _ in local)
+    local = [(dst, r) for (src, dst), (r, _) in cells.items() if src == "cs01"]
+    assert local, cells
+    for dst, r in local:  # probed; into mt01 nothing of ours could listen (its agent is down)
+        want = CellStatus.NO_LISTENER if dst == "mt01" else CellStatus.MEASURED
+        assert r.status is want and r.samples, (dst, r)
     remote = [v for (src, _), (_, v) in cells.items() if src == "mt01"]
     assert remote and all(v.verdict is Verdict.AGENT_UNAVAILABLE for v in remote)
 

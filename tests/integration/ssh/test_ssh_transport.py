@@ -161,8 +161,10 @@ def test_refused_key_python_missing_and_old_python_are_agent_unavailable(sshd: S
     assert cells[("ps-azure", "cs01")].verdict is Verdict.AGENT_UNAVAILABLE
     assert cells[("ps-azure", "mt01")].verdict is Verdict.AGENT_UNAVAILABLE
     assert cells[("vm-app01", "cs01")].verdict is Verdict.OPEN
-    # with no agent on ps-azure nothing opened its port: the probe says so, honestly
-    assert cells[("vm-app01", "ps-azure")].verdict is Verdict.REFUSED
+    # with no agent on ps-azure nothing opened its port: the probe says so, honestly, and
+    # does not blame a firewall
+    assert cells[("vm-app01", "ps-azure")].verdict is Verdict.NO_LISTENER
+    assert "agent on ps-azure unavailable" in cells[("vm-app01", "ps-azure")].reason
     assert any(x.host == "ps-azure" and x.state == "none" for x in result.responders)
 
     if PY27.exists():
