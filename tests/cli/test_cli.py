@@ -138,7 +138,9 @@ def test_ctrl_c_prints_a_partial_report_and_exits_130() -> None:
         cwd=ROOT,
         env=env,
     )
-    time.sleep(8.0)  # the open cells finish in ~2 s (more on a loaded machine); filtered ones need 20 s
+    time.sleep(
+        8.0
+    )  # the open cells finish in ~2 s (more on a loaded machine); filtered ones need 20 s
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -190,7 +190,9 @@ def test_interrupted_sweep_keeps_its_measured_cells(
         text=True,
         cwd=ROOT,
     )
-    time.sleep(8.0)  # the open cells finish in ~2 s (more on a loaded machine); filtered ones need 20 s
+    time.sleep(
+        8.0
+    )  # the open cells finish in ~2 s (more on a loaded machine); filtered ones need 20 s
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
