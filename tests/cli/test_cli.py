@@ -8,10 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.cli.conftest import wait_for_stored_results
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "topologies" / "local-demo.yaml"
@@ -114,8 +115,9 @@ def test_real_service_on_a_port_is_probed_instead_of_a_responder() -> None:
         assert not any(s["proven"] for s in cell["samples"])
 
 
-def test_ctrl_c_prints_a_partial_report_and_exits_130() -> None:
+def test_ctrl_c_prints_a_partial_report_and_exits_130(tmp_path: Path) -> None:
     env = dict(os.environ)
+    db = tmp_path / "nc.db"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -123,6 +125,8 @@ def test_ctrl_c_prints_a_partial_report_and_exits_130() -> None:
             "netcheck",
             "sweep",
             str(FAULTS),
+            "--db",
+            str(db),
             "--format",
             "json",
             "--samples",
@@ -138,9 +142,8 @@ def test_ctrl_c_prints_a_partial_report_and_exits_130() -> None:
         cwd=ROOT,
         env=env,
     )
-    time.sleep(
-        8.0
-    )  # the open cells finish in ~2 s (more on a loaded machine); filtered ones need 20 s
+    # the open cells finish in ~2 s; the filtered ones need 20 s: interrupt in between
+    assert wait_for_stored_results(db, at_least=1) >= 1, "no cell finished"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from tests.cli.conftest import wait_for_stored_results
 from tests.conftest import require
 from tests.integration.private_demo import private_copy
 
@@ -190,9 +191,8 @@ def test_interrupted_sweep_keeps_its_measured_cells(
         text=True,
         cwd=ROOT,
     )
-    time.sleep(
-        8.0
-    )  # the open cells finish in ~2 s (more on a loaded machine); filtered ones need 20 s
+    # the open cells finish in ~2 s; the filtered ones need 20 s: interrupt in between
+    assert wait_for_stored_results(Path(db), at_least=1) >= 1, "no cell finished"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
