@@ -18,13 +18,13 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from netcheck_agent import protocol as p
 
 from netcheck.deadline import HELLO_TIMEOUT_S, MARGIN_S, SEND_TIMEOUT_S, Budget, ProbeLoad
 from netcheck.errors import AgentLost, ProtocolError, TransportError
-from netcheck.peertext import decode_peer_line
+from netcheck.peertext import decode_peer_line, sanitize_peer_message
 from netcheck.transports.base import AgentChannel
 
 __all__ = ["AgentClient", "ResponderOutcome"]
@@ -63,6 +63,14 @@ _BANDWIDTH_REPLIES = (
 _NIC_REPLIES = (p.NicFacts, p.ArpCheck, p.CaptureReady, p.CaptureResult)
 
 
+def _peer_message(item: bytes | p.Message) -> p.Message:
+    """What the agent said: a line decoded, or an in-process agent's message object;
+    either way with the peer's text escaped (raises `p.ProtocolError` for a bad line)."""
+    if isinstance(item, bytes):
+        return decode_peer_line(item)
+    return sanitize_peer_message(item)
+
+
 def _secs(seconds: float) -> str:
     return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
 
@@ -82,6 +90,8 @@ class AgentClient:
         self.host = host
         self.hello = hello
         self._channel = channel
+        # an in-process agent takes and gives message objects (no codec between them)
+        self._objects: bool = getattr(channel, "carries_messages", False)
         self._margin_s = margin_s  # the fixed part of each probe deadline's margin
         self._last_heard = asyncio.get_running_loop().time()  # last line from the agent
         self._batches: dict[str, asyncio.Queue[p.Result | p.BatchDone | None]] = {}
@@ -112,10 +122,10 @@ class AgentClient:
             await channel.close()
             raise TransportError(host, "the agent exited before saying hello")
         try:
-            msg = decode_peer_line(line)
+            msg = _peer_message(line)
         except p.ProtocolError as exc:
             await channel.close()
-            shown = line[:120].decode("utf-8", "replace").strip()
+            shown = bytes(line)[:120].decode("utf-8", "replace").strip()
             raise TransportError(
                 host, f"not a netcheck agent on the channel ({exc}): {shown!r}"
             ) from None
@@ -148,7 +158,9 @@ class AgentClient:
         if self._lost is not None:
             raise AgentLost(self.host, self._lost)
         try:
-            await _within(self._channel.send(p.encode(msg)), timeout)
+            # a channel that carries messages takes the object itself (AgentChannel)
+            item = cast(bytes, msg) if self._objects else p.encode(msg)
+            await _within(self._channel.send(item), timeout)
         except (asyncio.TimeoutError, TimeoutError):  # before OSError: its subclass in 3.11
             self._mark_lost(
                 f"it did not read the {msg.TYPE} message within {timeout:g} s "
@@ -168,7 +180,7 @@ class AgentClient:
                     return
                 self._last_heard = asyncio.get_running_loop().time()
                 try:
-                    msg = decode_peer_line(line)
+                    msg = _peer_message(line)
                 except p.ProtocolError as exc:
                     log.warning(
                         "[host=%s] ignoring a malformed line from the agent: %s", self.host, exc

@@ -47,8 +47,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from netcheck.commands import COMMANDS
+def _build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    from netcheck.commands import register_commands
     from netcheck.commands.common import EXIT_CODES_TEXT
 
     parser = _Parser(
@@ -62,8 +62,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in COMMANDS:
-        command.register(sub)
+    register_commands(sub, argv)
     return parser
 
 
@@ -180,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     from netcheck.commands.common import EXIT_INTERRUPTED, EXIT_USAGE
 
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _build_parser(argv)
     try:
         args = parser.parse_args(argv)
         logging.basicConfig(

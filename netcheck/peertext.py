@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 
 from netcheck_agent import protocol as p
 
-__all__ = ["decode_peer_line", "escape_control", "has_control", "sanitize_message"]
+__all__ = [
+    "decode_peer_line",
+    "escape_control",
+    "has_control",
+    "sanitize_message",
+    "sanitize_peer_message",
+]
 
 _T = TypeVar("_T")
 
@@ -95,6 +101,21 @@ def sanitize_message(msg: _T) -> _T:
     nothing needed escaping, which is nearly always)."""
     cleaned: _T = _clean(msg)
     return cleaned
+
+
+def _plain(text: str) -> bool:
+    return text.isascii() and text.isprintable()  # printable ASCII: nothing to escape
+
+
+def sanitize_peer_message(msg: p.Message) -> p.Message:
+    """An in-process agent's message, escaped as `decode_peer_line` escapes a line.
+
+    The hot one, a plain TCP result (no application facts, details of printable
+    ASCII), is checked without the walk.
+    """
+    if isinstance(msg, p.Result) and all(x.facts is None and _plain(x.detail) for x in msg.samples):
+        return msg
+    return sanitize_message(msg)
 
 
 def decode_peer_line(line: bytes) -> p.Message:

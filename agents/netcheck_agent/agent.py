@@ -104,7 +104,9 @@ class Agent:
         self._stopped: Dict[str, RespondersStopped] = {}
         # Lines go straight to channels that offer send_nowait(); for any other
         # channel they queue here and a writer task awaits channel.send().
-        self._send_nowait: Optional[Callable[[bytes], None]] = getattr(channel, "send_nowait", None)
+        self._send_nowait: Optional[Callable[[Any], None]] = getattr(channel, "send_nowait", None)
+        # an in-process coordinator takes the message objects themselves (no codec)
+        self._objects: bool = getattr(channel, "carries_messages", False)
         self._outbox = _Pipe()
         self._finished: Optional[asyncio.Future[str]] = None
         self._limiter: Optional[asyncio.Semaphore] = None
@@ -184,7 +186,7 @@ class Agent:
 
     def _emit(self, msg: Message) -> None:
         """Queue a message for the coordinator, in order, without blocking."""
-        line = encode(msg)
+        line = msg if self._objects else encode(msg)
         if self._send_nowait is None:
             with contextlib.suppress(BrokenPipeError):
                 self._outbox.put(line)
@@ -219,16 +221,19 @@ class Agent:
             if line is None:
                 self._finish(EXIT_EOF)
                 return
-            if not line.strip():
-                continue  # tolerate blank lines (a human typing at the agent)
-            try:
-                msg = decode(line)
-            except UnknownMessageType as exc:
-                self._emit(_error_reply(exc, ERROR_UNKNOWN_TYPE))
-                continue
-            except ProtocolError as exc:
-                self._emit(_error_reply(exc, ERROR_BAD_MESSAGE))
-                continue
+            if isinstance(line, bytes):
+                if not line.strip():
+                    continue  # tolerate blank lines (a human typing at the agent)
+                try:
+                    msg = decode(line)
+                except UnknownMessageType as exc:
+                    self._emit(_error_reply(exc, ERROR_UNKNOWN_TYPE))
+                    continue
+                except ProtocolError as exc:
+                    self._emit(_error_reply(exc, ERROR_BAD_MESSAGE))
+                    continue
+            else:  # an in-process coordinator's message object (built, so validated)
+                msg = line
             if isinstance(msg, Bye):
                 self._finish(EXIT_BYE)
                 return

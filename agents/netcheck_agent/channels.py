@@ -11,7 +11,12 @@ line). Two implementations:
   and the writer thread batches lines so a fast probe stream costs one
   ``write`` per burst rather than per line.
 - :class:`QueueChannel` — an in-memory pair (:func:`memory_channel_pair`) for
-  the coordinator's local transport and for tests.
+  the coordinator's local transport and for tests. Made with
+  ``carries_messages=True`` it passes the message objects themselves: agent and
+  coordinator share one process and one set of message classes, so a line of
+  JSON between them would only be encoded to be decoded again (a message is
+  validated once, when it is built). Every channel that crosses a process
+  carries encoded lines (the wire codec).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import os
 import queue
 import sys
 import threading
-from typing import BinaryIO, Deque, Optional, Protocol, Tuple
+from typing import Any, BinaryIO, Deque, Optional, Protocol, Tuple
 
 from .protocol import MAX_LINE_BYTES
 
@@ -31,24 +36,26 @@ from .protocol import MAX_LINE_BYTES
 class Channel(Protocol):
     """What the :class:`~netcheck_agent.agent.Agent` needs from its transport."""
 
-    async def receive(self) -> Optional[bytes]: ...
+    async def receive(self) -> Any:
+        """One line (bytes), a message object on a channel that ``carries_messages``,
+        or None at end of input."""
 
     async def send(self, data: bytes) -> None: ...
 
 
 class _Pipe:
-    """One direction of lines, consumed on one event loop.
+    """One direction of lines (or messages), consumed on one event loop.
 
     Not an ``asyncio.Queue`` because on Python 3.9 a Queue binds to an event
     loop when constructed, and channels are often built before the loop runs.
     """
 
     def __init__(self) -> None:
-        self._items: Deque[bytes] = collections.deque()
+        self._items: Deque[Any] = collections.deque()
         self._closed = False
         self._waiter: Optional[asyncio.Future[None]] = None
 
-    def put(self, item: bytes) -> None:
+    def put(self, item: Any) -> None:
         if self._closed:
             raise BrokenPipeError("channel closed")
         self._items.append(item)
@@ -66,7 +73,7 @@ class _Pipe:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def get(self) -> Optional[bytes]:
+    async def get(self) -> Any:
         while not self._items:
             if self._closed:
                 return None
@@ -79,19 +86,23 @@ class _Pipe:
 
 
 class QueueChannel:
-    """One end of an in-memory channel; see :func:`memory_channel_pair`."""
+    """One end of an in-memory channel; see :func:`memory_channel_pair`.
 
-    def __init__(self, inbound: _Pipe, outbound: _Pipe):
+    ``carries_messages``: items are message objects, not encoded lines.
+    """
+
+    def __init__(self, inbound: _Pipe, outbound: _Pipe, carries_messages: bool = False):
         self._in = inbound
         self._out = outbound
+        self.carries_messages = carries_messages
 
-    async def receive(self) -> Optional[bytes]:
+    async def receive(self) -> Any:
         return await self._in.get()
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: Any) -> None:
         self._out.put(data)
 
-    def send_nowait(self, data: bytes) -> None:
+    def send_nowait(self, data: Any) -> None:
         """Queue ``data`` for the peer without awaiting (the pipe is unbounded)."""
         self._out.put(data)
 
@@ -102,10 +113,14 @@ class QueueChannel:
         self._in.close()
 
 
-def memory_channel_pair() -> Tuple[QueueChannel, QueueChannel]:
-    """``(agent_side, coordinator_side)``, joined back to back in memory."""
+def memory_channel_pair(carries_messages: bool = False) -> Tuple[QueueChannel, QueueChannel]:
+    """``(agent_side, coordinator_side)``, joined back to back in memory; with
+    ``carries_messages`` they pass message objects instead of encoded lines."""
     to_agent, to_coordinator = _Pipe(), _Pipe()
-    return QueueChannel(to_agent, to_coordinator), QueueChannel(to_coordinator, to_agent)
+    return (
+        QueueChannel(to_agent, to_coordinator, carries_messages),
+        QueueChannel(to_coordinator, to_agent, carries_messages),
+    )
 
 
 _STOP = object()
@@ -244,7 +259,8 @@ class StdioChannel:
 
     async def receive(self) -> Optional[bytes]:
         self._start()
-        return await self._in.get()
+        line: Optional[bytes] = await self._in.get()
+        return line
 
     async def send(self, data: bytes) -> None:
         self._start()

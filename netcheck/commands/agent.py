@@ -13,7 +13,6 @@ from netcheck.errors import OutputError
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "agent",
-        help="build the agent zipapp (the SSH transport does this on demand)",
         description="The agent is one zipapp, standard library only, run with the host's "
         "Python 3.9+ (python3 on Linux, python.exe on Windows). Its file name carries its "
         "content hash.",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -48,7 +49,6 @@ from netcheck.transports.base import Transport
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "bandwidth",
-        help="measure TCP throughput between two hosts' agents and judge it against the RPO",
         description="Open a one-shot, token-protected endpoint on the --to host's agent and "
         "send to it from the --from host's agent for --duration seconds over --streams TCP "
         "connections (--reverse: the --to host sends, for when only --from can dial). The "
@@ -115,7 +115,7 @@ def checks_from_args(topo: Topology, args: argparse.Namespace) -> tuple[Bandwidt
 
 
 async def _start(
-    topo: Topology, names: set[str], transports: dict[str, Transport]
+    topo: Topology, names: set[str], transports: Mapping[str, Transport]
 ) -> tuple[dict[str, AgentClient], dict[str, str]]:
     clients: dict[str, AgentClient] = {}
     why: dict[str, str] = {}

@@ -15,7 +15,6 @@ from netcheck.commands.common import EXIT_GO
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "catalog",
-        help="print the built-in ASR failback port matrix with sources",
         description="The documented port matrix netcheck probes, with evidence level and doc "
         "reference.",
     )

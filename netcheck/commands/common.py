@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO, TypeVar
@@ -23,7 +23,7 @@ from netcheck_agent.bounds import (
     N,
 )
 
-from netcheck.errors import OutputError, UsageError
+from netcheck.errors import OutputError, TransportError, UsageError
 from netcheck.limit import limit_plan
 from netcheck.plan import Plan, build_plan
 from netcheck.topology import SweepSettings, load_topology
@@ -194,22 +194,67 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     return limit_plan(plan, args.limit) if args.limit else plan
 
 
-def make_transports(args: argparse.Namespace) -> dict[str, Transport]:
-    """The transports a sweep may need, configured from the SSH options (argument > env)."""
+class _Transports(Mapping[str, Transport]):
+    """The transports by name, each built on first use: a sweep of local hosts only
+    never imports the SSH stack (asyncssh and its crypto take longer to import than
+    a small sweep takes to run)."""
+
+    NAMES = ("local", "ssh")
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self._built: dict[str, Transport] = {}
+        self._identities = _identity_files(args.identity)  # a wrong path fails now, not later
+
+    def __getitem__(self, name: str) -> Transport:
+        if name not in self.NAMES:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built[name] = _local() if name == "local" else _ssh(self._args, self._identities)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+
+def _local() -> Transport:
     from netcheck.transports.local import LocalTransport  # the agent runtime, only when needed
-    from netcheck.transports.ssh import SshOptions, SshTransport, parse_identities
+
+    return LocalTransport()
+
+
+def _identity_files(paths: Sequence[str]) -> tuple[Path, ...]:
+    out = []
+    for text in paths:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise TransportError("*", f"identity file {path} not found")
+        out.append(path)
+    return tuple(out)
+
+
+def _ssh(args: argparse.Namespace, identities: tuple[Path, ...]) -> Transport:
+    from netcheck.transports.ssh import SshOptions, SshTransport
 
     env_known = os.environ.get("NETCHECK_KNOWN_HOSTS")
     known = args.known_hosts or (Path(env_known) if env_known else None)
-    ssh = SshTransport(
+    return SshTransport(
         SshOptions(
             known_hosts=known,
-            identities=parse_identities(args.identity),
+            identities=identities,
             trust_new_host_keys=args.trust_new_host_keys,
             connect_timeout=args.ssh_timeout,
         )
     )
-    return {"local": LocalTransport(), "ssh": ssh}
+
+
+def make_transports(args: argparse.Namespace) -> Mapping[str, Transport]:
+    """The transports a sweep may need, configured from the SSH options (argument > env),
+    each built when a host first needs it."""
+    return _Transports(args)
 
 
 async def run_interruptible(work: Awaitable[T]) -> T:

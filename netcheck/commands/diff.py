@@ -25,7 +25,6 @@ def _threshold(text: str) -> float:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "diff",
-        help="what changed between two stored sweeps",
         description="Compare sweep B with sweep A, cell by cell: cells that changed verdict "
         "(regressed, fixed), median-RTT shifts beyond the threshold, and new and vanished "
         "cells and hosts. A and B are ids from `netcheck history`, unique prefixes, or `last`.",

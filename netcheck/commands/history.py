@@ -17,7 +17,6 @@ from netcheck.store import SweepSummary, list_sweeps, open_store
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "history",
-        help="list the stored sweeps, newest first",
         description="Every `netcheck sweep` is stored (see --db). This lists them: id, when, "
         "topology, verdict, cells passed and failed. Use an id (or a unique prefix, or `last`) "
         "with `netcheck report` and `netcheck diff`.",

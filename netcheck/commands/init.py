@@ -41,7 +41,6 @@ exit codes: 0 written, 1 written with TODOs (undecided hosts are commented out),
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "init",
-        help="write a topology from Azure CLI JSON and/or an Ansible inventory",
         description=textwrap.fill(
             "Build a commented topology from the inventories you have: the JSON of "
             "`az vm list -d`, `az network nic list` and `az network vnet list` (saved to "

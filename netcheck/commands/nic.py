@@ -31,7 +31,6 @@ from netcheck.sweep import run_sweep
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "nic",
-        help="per-NIC checks of a multi-NIC host (the dual-NIC configuration server)",
         description="Probe every flow of the plan that involves HOST from (and to) each of its "
         "NICs — and the host → peer direction where the peer runs an agent — and check what "
         "the host itself says: which interface and source address the OS picks per "

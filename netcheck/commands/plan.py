@@ -16,7 +16,6 @@ from netcheck.report.plan_report import plan_to_dict
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "plan",
-        help="print the cells a sweep would probe, without sending a packet",
         description="Expand the topology against the ASR failback port catalog and print the "
         "cells: source host and NIC, destination NIC, port, expectation, path and rule.",
     )

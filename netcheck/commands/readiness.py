@@ -32,7 +32,6 @@ from netcheck.topology import load_topology
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "readiness",
-        help="check the failback prerequisites (master target, retention volume, groups, sizing)",
         description="Check the non-network prerequisites of an ASR failback "
         "(AS/vmware-azure-prepare-failback.md): at most 60 disks per master target, "
         "replication groups of one OS on a matching master target, no snapshots, LSI Logic "

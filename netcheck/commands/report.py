@@ -16,7 +16,6 @@ from netcheck.store import load_sweep, open_store, resolve_sweep_id
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "report",
-        help="render a stored sweep (table, json, junit, prom, md, ...)",
         description="Render a sweep from the database in any report format, as `netcheck "
         "sweep` would have. SWEEP_ID is an id from `netcheck history`, a unique prefix of "
         "one, or `last`. The report is the one `netcheck sweep --format F` printed for that "

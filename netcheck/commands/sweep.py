@@ -40,7 +40,6 @@ from netcheck.sweep import run_sweep
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "sweep",
-        help="run the connectivity sweep and print the matrix report",
         description="Start an agent per source host, open responders on destination ports, "
         "probe every cell of the plan, and report the matrix with a GO / NO-GO verdict. "
         "Ctrl-C stops early and still prints what was measured, marked PARTIAL.",

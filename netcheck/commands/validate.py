@@ -14,7 +14,6 @@ from netcheck.topology import load_topology
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "validate",
-        help="check topology files; opens no connection",
         description="Load and validate topology files. Every error names file:line:column "
         "and field.",
     )

@@ -39,7 +39,6 @@ def _interval(text: str) -> float:
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "watch",
-        help="sweep on an interval and serve the results at /metrics for Prometheus",
         description="Sweep the topology again and again (the next sweep starts after the "
         "previous one finished, spaced by --interval with ±10% jitter) and serve the last "
         "sweep's results at http://LISTEN/metrics in the OpenMetrics text format, plus "

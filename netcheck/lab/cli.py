@@ -57,7 +57,6 @@ def add_lab_commands(subparsers: Any) -> argparse.ArgumentParser:
     """Register `lab up|down|fault|status|exec` under `subparsers`; return the `lab` parser."""
     lab = subparsers.add_parser(
         "lab",
-        help="build the failback site in network namespaces on this machine (root)",
         description="Build, inspect and take down a namespace lab: hosts, routers, a shaped "
         "low-MTU VPN path, an ExpressRoute path, sshd in every host, switchable faults.",
         epilog=_LAB_EPILOG,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -183,19 +184,23 @@ def _finding_line(f: Finding) -> str:
 
 
 def render_json(sweep: SweepResult) -> str:
-    """Indented at the top, one line per cell.
+    """Indented at the top, one line per item of each list (cells, findings, agents,
+    responders, ...).
 
     Readable either way, and it keeps a 5,000-cell report fast: `indent=` forces
     json's pure-Python encoder (about 0.5 ms a cell), a compact line uses the C one.
     """
     parts = []
     for key, value in sweep_to_dict(sweep).items():
-        if key == "cells" and value:
-            text = "[\n    " + ",\n    ".join(_compact(c) for c in value) + "\n  ]"
-        elif key == "findings" and value:
-            lines = ",\n    ".join(_finding_line(f) for f in sweep.findings())
-            text = "[\n    " + lines + "\n  ]"
+        if key == "findings" and value:
+            text = _lines(_finding_line(f) for f in sweep.findings())
+        elif isinstance(value, list) and value:
+            text = _lines(_compact(x) for x in value)
         else:
             text = json.dumps(value, indent=2).replace("\n", "\n  ")
         parts.append(f"  {json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def _lines(items: Iterable[str]) -> str:
+    return "[\n    " + ",\n    ".join(items) + "\n  ]"

@@ -15,13 +15,20 @@ __all__ = ["AgentChannel", "Transport"]
 
 
 class AgentChannel(Protocol):
-    """One running agent: lines in, lines out."""
+    """One running agent: lines in, lines out.
+
+    A channel to an agent in this process may carry the message objects instead of
+    lines; it says so with a true `carries_messages` attribute (see
+    `netcheck_agent.channels.memory_channel_pair`).
+    """
 
     async def send(self, line: bytes) -> None:
-        """Send one protocol line (newline-terminated)."""
+        """Send one protocol line (newline-terminated); a message object on a
+        channel that carries messages."""
 
     async def receive(self) -> bytes | None:
-        """The next line from the agent; None when the agent is gone (EOF)."""
+        """The next line from the agent (a message object on a channel that carries
+        messages); None when the agent is gone (EOF)."""
 
     async def close(self) -> None:
         """Close the channel; the agent exits when its channel closes."""

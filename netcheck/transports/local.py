@@ -1,7 +1,9 @@
 """The local transport: the agent runs in-process, on the coordinator's event loop.
 
-Messages still cross a real protocol boundary (encoded lines over an in-memory
-channel), so the local path exercises exactly the code the SSH path does.
+Agent and coordinator exchange the protocol's message objects over an in-memory
+channel: the same messages, built and validated the same way as over SSH, without
+a JSON line in between (both ends are this process). The wire codec is the SSH
+path's; its golden tests and the SSH integration tests prove it.
 """
 
 from __future__ import annotations
@@ -22,17 +24,19 @@ log = logging.getLogger(__name__)
 
 class _LocalChannel:
     def __init__(self, host: str) -> None:
-        self._mine, theirs = memory_channel_pair()
+        self._mine, theirs = memory_channel_pair(carries_messages=True)
+        self.carries_messages = True
         self._task = asyncio.ensure_future(Agent(theirs).run())
         self._host = host
 
-    async def send(self, line: bytes) -> None:
+    async def send(self, line: bytes) -> None:  # a message object (carries_messages)
         if self._task.done():
             raise ConnectionError("the in-process agent has stopped")
         await self._mine.send(line)
 
-    async def receive(self) -> bytes | None:
-        return await self._mine.receive()
+    async def receive(self) -> bytes | None:  # a message object (carries_messages)
+        item: bytes | None = await self._mine.receive()
+        return item
 
     async def close(self) -> None:
         await self._mine.close()

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -456,13 +455,3 @@ class SshTransport:
             "spawn_s": time.perf_counter() - t2,
         }
         return guard
-
-
-def parse_identities(paths: Sequence[str]) -> tuple[Path, ...]:
-    out = []
-    for text in paths:
-        p = Path(text).expanduser()
-        if not p.is_file():
-            raise TransportError("*", f"identity file {p} not found")
-        out.append(p)
-    return tuple(out)

@@ -6,7 +6,12 @@ import json
 
 from netcheck_agent import protocol as p
 
-from netcheck.peertext import decode_peer_line, escape_control, sanitize_message
+from netcheck.peertext import (
+    decode_peer_line,
+    escape_control,
+    sanitize_message,
+    sanitize_peer_message,
+)
 
 
 def test_escape_control_makes_every_control_visible() -> None:
@@ -67,3 +72,24 @@ def test_an_escape_that_outgrows_its_field_keeps_the_message() -> None:
     msg = decode_peer_line(p.encode(hello))
     assert isinstance(msg, p.Hello)
     assert msg.platform == "\\x1b" * 40
+
+
+def _result(detail: str, facts: dict[str, object] | None = None) -> p.Result:
+    sample = p.Sample("open", rtt_us=50, rtt_source="tcp_info", detail=detail, t=1.0, facts=facts)
+    return p.Result(batch="b1", cell="c1", samples=(sample,))
+
+
+def test_an_in_process_agents_message_is_escaped_as_a_decoded_line_would_be() -> None:
+    """The local transport passes message objects: the same escaping, without a line."""
+    for msg in (
+        _result("plain text"),
+        _result("bell\x07 and \x1b[31mred"),
+        _result("", facts={"subject": "CN=evil\x1b]0;pwned\x07"}),
+        _result("é\u202e"),  # non-ASCII with a bidi override: walked, escaped
+    ):
+        assert sanitize_peer_message(msg) == decode_peer_line(p.encode(msg))
+
+
+def test_a_plain_tcp_result_is_passed_through_without_a_copy() -> None:
+    msg = _result("connection refused")
+    assert sanitize_peer_message(msg) is msg

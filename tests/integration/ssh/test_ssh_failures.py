@@ -215,7 +215,7 @@ def test_ctrl_c_while_connecting_exits_130_without_a_traceback(sshd: Sshd, tmp_p
 def test_ctrl_c_during_start_up_imports_exits_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def interrupted() -> None:
+    def interrupted(argv: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("netcheck.cli._build_parser", interrupted)
