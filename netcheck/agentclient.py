@@ -101,6 +101,11 @@ class AgentClient:
         self._bandwidth: dict[str, asyncio.Queue[p.Message | None]] = {}
         self._reader = asyncio.ensure_future(self._read_loop())
         self._counter = 0
+        # from the batches' batch_done: attempts that waited for a free slot, and the
+        # in-flight limit they waited behind (None: the agent did not count them; see
+        # netcheck.result.cells.ProbeQueuing)
+        self.queued_attempts: int | None = None
+        self.in_flight_limit: int | None = None
 
     @classmethod
     async def connect(
@@ -411,6 +416,7 @@ class AgentClient:
                 if item is None:
                     raise AgentLost(self.host, self._lost or "the agent rejected the batch")
                 if isinstance(item, p.BatchDone):
+                    self._count_queuing(item)
                     return
                 if item.cell in waiting:
                     waiting.discard(item.cell)
@@ -419,6 +425,12 @@ class AgentClient:
                 yield item
         finally:
             self._batches.pop(bid, None)
+
+    def _count_queuing(self, done: p.BatchDone) -> None:
+        if done.queued is not None:
+            self.queued_attempts = (self.queued_attempts or 0) + done.queued
+        if done.limit is not None:
+            self.in_flight_limit = done.limit
 
     def _missed(self, budget: Budget, since: float, now: float) -> str:
         """Why a batch's deadline was missed, with the plan figures it came from."""

@@ -37,7 +37,7 @@ from netcheck.probing import probe_batch
 from netcheck.proof import OTHER_SWEEP, ResponderProof
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
-from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, ProbeQueuing
 from netcheck.result.events import SweepObserver
 from netcheck.result.judge import CellJudge
 from netcheck.result.model import ResponderInfo, SweepResult
@@ -162,6 +162,7 @@ class _Sweep:
         self.facts_status: dict[str, LiveStatus] = {}
         self.bandwidth: dict[int, BandwidthOutcome] = {}
         self.diagnostics: Diagnostics | None = None
+        self.queuing: list[ProbeQueuing] = []
         self.interrupted = False
         self.phases: dict[str, float] = {}
         self._mark = time.perf_counter()
@@ -383,6 +384,11 @@ class _Sweep:
         """One batch on one agent; for a shared agent, the cells of several source hosts."""
         try:
             await probe_batch(client, specs, self.plan.settings, proof, self.record)
+            queued, limit = client.queued_attempts, client.in_flight_limit
+            if queued and limit is not None:
+                sources = sorted({s.source_host for s in specs})
+                served = f" and {len(sources) - 1} more hosts" if len(sources) > 1 else ""
+                self.queuing.append(ProbeQueuing(client.host + served, len(specs), queued, limit))
         except AgentLost as exc:
             for source in sorted({s.source_host for s in specs}):
                 self.agents[source] = _lost(self.agents[source], exc.reason)
@@ -444,6 +450,7 @@ class _Sweep:
             diagnostics=self.diagnostics,
             nics=self.nic.reports(self.results, self.judge, self.interrupted),
             nsg=self._nsg(nsg) if nsg is not None else (),
+            queuing=tuple(self.queuing),
         )
         self.obs.on_finish(result)
         return result

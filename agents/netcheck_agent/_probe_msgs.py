@@ -120,8 +120,15 @@ class Result(Wire):
 
 @dataclass(frozen=True)
 class BatchDone(Wire):
-    """Every cell of ``batch`` has been reported (``cells`` results were sent)."""
+    """Every cell of ``batch`` has been reported (``cells`` results were sent).
+
+    ``queued``: how many attempts waited for a free slot because ``limit`` attempts
+    (the batch's concurrency, or the agent's own cap from its descriptor limit) were
+    already in flight; None where the engine does not count them.
+    """
 
     TYPE: ClassVar[str] = "batch_done"
     batch: str = field(metadata=text(256))
     cells: int = field(metadata=between(0, 2**63))
+    queued: Optional[int] = field(default=None, metadata=between(0, 2**63, omit_none=True))
+    limit: Optional[int] = field(default=None, metadata=between(1, 2**31, omit_none=True))

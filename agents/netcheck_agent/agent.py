@@ -66,17 +66,33 @@ EXIT_EOF = "eof"
 EXIT_LIFETIME = "lifetime"
 
 
+#: Probe sockets the agent may hold at once, at most.
+MAX_IN_FLIGHT = 8192
+
+
 def default_max_in_flight() -> int:
-    """Agent-wide cap on probe sockets, from the descriptor limit where known."""
+    """Agent-wide cap on probe sockets, from the descriptor limit where known.
+
+    The soft limit is first raised toward the hard one (as port scanners do: a
+    login's usual 1,024 would otherwise queue a large sweep's slow attempts in
+    waves of a few hundred timeouts each).
+    """
     try:
         import resource  # POSIX only
 
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):
         return 1024
     if soft == resource.RLIM_INFINITY:
-        return 8192
-    return max(16, min(8192, soft - 128))  # keep room for listeners and stdio
+        return MAX_IN_FLIGHT
+    want = MAX_IN_FLIGHT + 128 if hard == resource.RLIM_INFINITY else min(hard, MAX_IN_FLIGHT + 128)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (OSError, ValueError):
+            pass  # keep the soft limit we have
+    return max(16, min(MAX_IN_FLIGHT, soft - 128))  # keep room for listeners and stdio
 
 
 class Agent:
@@ -289,6 +305,7 @@ class Agent:
             sent += 1
             self._emit(result)
 
+        stats: Dict[str, int] = {}
         try:
             await run_batch(
                 msg.batch,
@@ -297,13 +314,15 @@ class Agent:
                 on_result,
                 ops=self._ops,
                 limiter=self._limiter,
+                stats=stats,
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("batch %s failed", msg.batch)
             self._emit(Error(msg.batch, ERROR_INTERNAL, f"{type(exc).__name__}: {exc}"))
-        self._emit(BatchDone(msg.batch, sent))
+        limit = min(msg.concurrency, self._max_in_flight)
+        self._emit(BatchDone(msg.batch, sent, stats.get("queued"), limit))
 
     # -- responders --------------------------------------------------------
 

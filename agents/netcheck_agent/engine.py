@@ -79,13 +79,15 @@ async def run_batch(
     on_result: ResultSink,
     machines: MachineLookup,
     limiter: Optional[asyncio.Semaphore] = None,
+    stats: Optional[Dict[str, int]] = None,
 ) -> int:
     """Probe every cell of ``requests``; return the number of results emitted.
 
     Same contract as :func:`.scheduler.run_batch`: exactly ``sum(samples)``
     attempts, at most ``concurrency`` in flight (and one ``limiter`` slot per
     attempt), each bounded by its ``timeout_ms``, one :class:`Result` per
-    cell the moment its last attempt ends.
+    cell the moment its last attempt ends. ``stats["queued"]`` counts the
+    attempts that were due but waited for a slot (the limit forced queuing).
     """
     loop = asyncio.get_running_loop()
     total = len(requests)
@@ -105,6 +107,8 @@ async def run_batch(
     in_flight = 0
     finished = 0
     n_fresh = 0
+    queued = 0  # attempts that were due while every slot was taken
+    held = False  # the last round stopped at the limit with attempts still due
 
     def wake_up() -> None:
         if wake is not None and not wake.done():
@@ -225,10 +229,15 @@ async def run_batch(
                     cell = _Cell(req, machines(req.kind))
                 else:
                     break
+                if held:
+                    queued += 1
                 if limiter is not None:
+                    if limiter.locked():
+                        queued += not held  # waits for another batch's attempts
                     await limiter.acquire()
                 in_flight += 1
                 begin(cell)
+            held = in_flight >= concurrency and (bool(due) or n_fresh < total)
             if finished >= total:
                 break
             wake = loop.create_future()
@@ -250,4 +259,6 @@ async def run_batch(
         if ep is not None:
             loop.remove_reader(ep.fileno())
             ep.close()
+        if stats is not None:
+            stats["queued"] = queued
     return finished

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Callable, Deque, List, Optional, Sequence, Set
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Set
 
 from . import engine as _engine
 from .probes import SocketOps, get_machine, get_probe
@@ -74,6 +74,7 @@ async def run_batch(
     lookup: ProbeLookup = get_probe,
     limiter: Optional[asyncio.Semaphore] = None,
     engine: str = "auto",
+    stats: Optional[Dict[str, int]] = None,
 ) -> int:
     """Probe every cell of ``requests``; return the number of results emitted.
 
@@ -81,6 +82,9 @@ async def run_batch(
     batches together cannot exhaust file descriptors); ``ops`` replaces the
     real socket operations in tests. ``engine`` is ``"auto"`` (epoll where it
     can), ``"epoll"`` (required: ValueError where it cannot) or ``"portable"``.
+    ``stats["queued"]`` is set where the epoll engine ran the batch's TCP cells:
+    the attempts that waited for a slot (the portable path does not count them;
+    a mixed batch's few application probes, on the portable path, are not counted).
     """
     if engine not in ("auto", "epoll", "portable"):
         raise ValueError(f"engine must be auto, epoll or portable, got {engine!r}")
@@ -96,14 +100,16 @@ async def run_batch(
         ]
         if usable and len(on_engine) == len(requests):
             return await _engine.run_batch(
-                batch, requests, concurrency, on_result, get_machine, limiter
+                batch, requests, concurrency, on_result, get_machine, limiter, stats
             )
         if usable and on_engine and engine == "auto":
             # A mixed batch (thousands of tcp_connect cells and a few TLS/DNS/NTP
             # ones): each kind on the engine that suits it, side by side.
             rest = [r for r in requests if get_machine(r.kind) is None and get_probe(r.kind)]
             counts = await asyncio.gather(
-                _engine.run_batch(batch, on_engine, concurrency, on_result, get_machine, limiter),
+                _engine.run_batch(
+                    batch, on_engine, concurrency, on_result, get_machine, limiter, stats
+                ),
                 run_batch(batch, rest, concurrency, on_result, limiter=limiter, engine="portable"),
             )
             return sum(counts)

@@ -166,6 +166,10 @@ def sweep_to_dict(sweep: SweepResult) -> dict[str, Any]:
         if sweep.diagnostics is None
         else diagnostics_to_dict(sweep.diagnostics),
         "nics": [nic_report_to_dict(n) for n in sweep.nics],
+        "queuing": [
+            {"agent": q.agent, "cells": q.cells, "queued": q.queued, "limit": q.limit}
+            for q in sweep.queuing
+        ],
         "findings": [finding_to_dict(f) for f in findings],
     }
 

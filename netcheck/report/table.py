@@ -218,6 +218,12 @@ def render_table(sweep: SweepResult) -> str:
     for a in bad_agents:
         what = "agent lost" if a.lost else "agent unavailable"
         lines.append(f"{what} on {a.host} ({a.transport}): {a.reason}")
+    for q in sweep.queuing:
+        lines.append(
+            f"queued: {q.queued} of the probe attempts of {q.cells} cells on {q.agent} waited "
+            f"for a free slot (at most {q.limit} in flight: the sweep's concurrency or the "
+            "agent's descriptor limit), so slow cells' timeouts ran in turn"
+        )
     fail_ids = failing_lines(findings, indent="  - ")
     if fail_ids:
         lines += ["", f"Failing findings ({sum(1 for f in findings if f.failed)}):", *fail_ids]

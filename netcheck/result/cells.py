@@ -79,3 +79,15 @@ class AgentInfo:
     lost: bool = False
     pid: int | None = None  # the agent's process id on its host
     timings: dict[str, float] = field(default_factory=dict)  # connect_s, upload_s, ready_s, ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeQueuing:
+    """Probe attempts that waited for a free slot behind an agent's in-flight limit
+    (the sweep's `concurrency`, or the agent's own cap from its descriptor limit):
+    their timeouts ran in turn, not all at once, and the sweep took longer."""
+
+    agent: str  # the agent's host (a shared agent: the hosts it served)
+    cells: int  # the cells of its batch
+    queued: int  # attempts that waited
+    limit: int  # attempts in flight at most

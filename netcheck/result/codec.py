@@ -134,7 +134,15 @@ def _hints(cls: type) -> dict[str, Any]:
 
 # --- the sweep result ------------------------------------------------------------------
 
-_PARTS = ("interrupted", "phases", "bandwidth", "readiness", "diagnostics", "nics")
+_PARTS = (
+    "interrupted",
+    "phases",
+    "bandwidth",
+    "readiness",
+    "diagnostics",
+    "nics",
+    "queuing",
+)
 
 
 def result_to_dict(result: SweepResult, *, cells: bool = True) -> dict[str, Any]:

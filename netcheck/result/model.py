@@ -19,7 +19,7 @@ from netcheck.diagnose.model import Diagnostics
 from netcheck.nic.model import HostNicReport
 from netcheck.plan import Plan
 from netcheck.readiness.model import ReadinessResult
-from netcheck.result.cells import AgentInfo, CellResult, CellStatus
+from netcheck.result.cells import AgentInfo, CellResult, CellStatus, ProbeQueuing
 from netcheck.result.findings import Finding, failing, is_go, sweep_findings
 from netcheck.result.judge import CellJudge
 from netcheck.stats import CellVerdict
@@ -57,6 +57,8 @@ class SweepResult:
     nics: tuple[HostNicReport, ...] = ()  # dual-NIC checks, one per multi-NIC host
     # each Azure cell's NSG prediction against its measured verdict (with an NSG export)
     nsg: tuple[NsgFinding, ...] = ()
+    # agents whose probe attempts queued behind their in-flight limit (none: no queuing)
+    queuing: tuple[ProbeQueuing, ...] = ()
     _verdicts: list[tuple[CellResult, CellVerdict]] | None = field(
         default=None, init=False, compare=False, repr=False
     )

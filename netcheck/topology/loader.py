@@ -703,7 +703,10 @@ _SWEEP = Section(
         Key(
             "concurrency",
             in_range(CONCURRENCY.lo, CONCURRENCY.hi),
-            "Probe attempts in flight per agent.",
+            "Probe attempts in flight per agent, at most: every cell of a batch starts "
+            "at once up to this many, so filtered cells' timeouts overlap instead of queuing. "
+            "The agent also keeps within its file-descriptor limit (raised toward the hard "
+            "limit); the report says when either limit made attempts wait.",
             default=default_of(SweepSettings, "concurrency"),
         ),
     ),

@@ -251,7 +251,7 @@ class SweepSettings:
     samples: int = 3
     interval_ms: int = 200
     timeout_ms: int = 1500
-    concurrency: int = 256  # probe attempts in flight per agent
+    concurrency: int = 4096  # probe attempts in flight per agent, at most (see loader)
 
     def __post_init__(self) -> None:
         for bound in SWEEP_BOUNDS:  # the ranges the agent enforces on the wire too

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import time
 from typing import Any, Callable, Dict, List, Sequence
 
@@ -220,3 +222,47 @@ def test_cancel_mid_connect_closes_every_socket(arun: Any, listen: Any) -> None:
     finally:
         for s in held:
             s.close()
+
+
+def _queued(arun: Any, requests: Sequence[ProbeRequest], concurrency: int) -> int:
+    stats: Dict[str, int] = {}
+    out: List[Result] = []
+    arun(run_batch("b", requests, concurrency, out.append, engine="epoll", stats=stats))
+    assert len(out) == len(requests)
+    assert all(r.samples[0].outcome == "timeout" for r in out)
+    return stats["queued"]
+
+
+def test_filtered_cells_queue_only_behind_a_limit_and_the_count_says_so(
+    arun: Any, listen: Any
+) -> None:
+    """Slow (filtered) attempts hold their slots until their timeout: with fewer slots
+    than cells the rest wait, and the engine counts exactly those that waited."""
+    _sock, port = listen("127.0.0.44", backlog=0)
+    held = fill_accept_queue("127.0.0.44", port)
+    try:
+        cells = [cell(f"c{i}", "127.0.0.44", port, timeout_ms=150) for i in range(40)]
+        assert _queued(arun, cells, concurrency=10) == 30  # everything past the first 10
+        assert _queued(arun, cells, concurrency=4096) == 0  # all 40 timeouts overlap
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_the_agent_raises_a_low_descriptor_limit_before_sizing_its_slots() -> None:
+    """A login's soft limit of 1,024 would cap the slots at 896: raised toward the hard one."""
+    code = (
+        "import resource\n"
+        "from netcheck_agent.agent import MAX_IN_FLIGHT, default_max_in_flight\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "slots = default_max_in_flight()\n"
+        "now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]\n"
+        "want = MAX_IN_FLIGHT + 128 if hard == resource.RLIM_INFINITY else min(hard, MAX_IN_FLIGHT + 128)\n"
+        "assert now == want, (now, want)\n"
+        "assert slots == min(MAX_IN_FLIGHT, want - 128), slots\n"
+        "print(slots)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) > 256
