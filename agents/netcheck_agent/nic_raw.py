@@ -89,7 +89,13 @@ def _arp_probe(iface: str, own_mac: str, address: str, timeout_s: float, probes:
         op=1, hwsrc=own_mac, psrc="0.0.0.0", hwdst="00:00:00:00:00:00", pdst=address
     )
     answered, _ = sendrecv.srp(
-        [pkt] * probes, iface=iface, timeout=timeout_s, inter=0.2, multi=True, verbose=False
+        [pkt] * probes,
+        iface=iface,
+        timeout=timeout_s,
+        inter=0.2,
+        multi=True,
+        verbose=False,
+        threaded=False,  # as scapy_exchange (probes/raw.py): no sender thread to race
     )
     replies = [(str(r[l2.ARP].psrc), str(r[l2.ARP].hwsrc)) for _, r in answered if l2.ARP in r]
     return other_macs(replies, address, own_mac)

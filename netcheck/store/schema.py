@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -143,17 +144,34 @@ def default_db_path() -> Path:
     return base / "netcheck" / "netcheck.db"
 
 
-def describe_error(exc: BaseException) -> str:
-    """Words for an SQLite or OS error, with the usual causes."""
+def describe_error(exc: BaseException, path: Path | None = None) -> str:
+    """Words for an SQLite or OS error, with the usual causes.
+
+    SQLite reports a write that ran out of space in its WAL as a plain "disk I/O
+    error": with the database's `path`, the free space of its file system says
+    whether that is what happened.
+    """
     text = str(exc) or type(exc).__name__
     low = text.lower()
-    if "disk is full" in low or "no space" in low:
+    if (
+        "disk is full" in low
+        or "no space" in low
+        or ("i/o error" in low and path is not None and _nearly_full(path))
+    ):
         return f"{text} (the disk is full)"
     if "readonly" in low or "read-only" in low or "permission" in low:
         return f"{text} (no write permission)"
     if "not a database" in low or "malformed" in low:
         return f"{text} (the file is corrupt or not a netcheck database)"
     return text
+
+
+def _nearly_full(path: Path) -> bool:
+    """Less than 1 MiB left for unprivileged writes on `path`'s file system."""
+    try:
+        return shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 def _damaged(path: Path, exc: BaseException) -> StoreError:

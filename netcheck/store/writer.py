@@ -170,7 +170,7 @@ class StoreObserver(SweepObserver):
                 self._conn = connect(self.path, create=True)
             write(*args)
         except (sqlite3.Error, OSError) as exc:
-            self._fail(describe_error(exc))
+            self._fail(describe_error(exc, self.path))
         except StoreError as exc:  # from connect(): newer schema, not a netcheck database, ...
             self._fail(str(exc))
         except Exception as exc:  # a bug here must not cost the sweep its measurements

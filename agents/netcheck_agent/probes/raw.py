@@ -79,7 +79,11 @@ def scapy_exchange(
     with _import_lock:
         from scapy.sendrecv import sr
 
-    answered, _unanswered = sr(list(packets), timeout=timeout_s, verbose=0)
+    # threaded=False: send, then sniff, in this one thread. scapy ≥ 2.6 sends from a
+    # second thread by default, which can race the sniffer's end ("Exception in thread
+    # _sndrcv_snd ... Bad file descriptor" on the agent's stderr when the answers come
+    # before the last send returns, as on a loaded host); 2.5 (Debian's) defaults to this.
+    answered, _unanswered = sr(list(packets), timeout=timeout_s, verbose=0, threaded=False)
     by_id: Dict[Tuple[Any, ...], Tuple[Any, float]] = {}
     for query, answer in answered:
         rtt = max(0.0, float(answer.time) - float(query.sent_time or answer.time))
