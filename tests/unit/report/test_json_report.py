@@ -22,7 +22,7 @@ from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
 from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
 from netcheck.report.plan_report import plan_to_dict, render_plan_table
-from netcheck.result.cells import AgentInfo, CellStatus
+from netcheck.result.cells import AgentInfo, CellStatus, ProbeQueuing
 from netcheck.result.findings import Finding
 from netcheck.result.model import ResponderInfo
 
@@ -103,7 +103,7 @@ def test_top_level() -> None:
         "samples": 3,
         "interval_ms": 200,
         "timeout_ms": 800,
-        "concurrency": 256,
+        "concurrency": 4096,
         "limit": None,
     }
     counts = {"cells": 6, "passed": 3, "failed": 3, "not_measured": 0}
@@ -377,13 +377,14 @@ def _documented_fields() -> dict[str, list[str]]:
 
 
 def test_the_schema_document_lists_every_field() -> None:
-    doc = sweep_to_dict(
-        make_sweep(
-            agents=(AgentInfo("vm1", "ssh", True),),
-            responders=(ResponderInfo("a", "b", 1, "none"),),
-        )
+    sweep = make_sweep(
+        agents=(AgentInfo("vm1", "ssh", True),),
+        responders=(ResponderInfo("a", "b", 1, "none"),),
     )
+    sweep = dataclasses.replace(sweep, queuing=(ProbeQueuing("vm1", 300, 44, 256),))
+    doc = sweep_to_dict(sweep)
     fields = _documented_fields()
+    assert fields["`queuing[]`"] == list(doc["queuing"][0])
     assert fields["Top level"] == list(doc)
     assert fields["`settings`"] == list(doc["settings"])
     assert fields["`summary`"] == list(doc["summary"])
