@@ -88,6 +88,19 @@ def sweep_metrics(sweep: SweepResult, counts: CellCounts | None = None) -> list[
             (MetricSample("", topo, 1.0 if sweep.partial else 0.0),),
         ),
         MetricFamily(
+            "netcheck_sweep_limited",
+            "gauge",
+            "1 when the sweep was limited with --limit (the pattern is the `limit` label): "
+            "its cells are only those whose source or destination matches, not the matrix.",
+            (
+                MetricSample(
+                    "",
+                    (*topo, ("limit", sweep.plan.limit.pattern if sweep.plan.limit else "")),
+                    1.0 if sweep.plan.limit else 0.0,
+                ),
+            ),
+        ),
+        MetricFamily(
             "netcheck_sweep_timestamp_seconds",
             "gauge",
             "When the last sweep finished, in seconds since the Unix epoch.",

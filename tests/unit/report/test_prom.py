@@ -102,6 +102,7 @@ def test_bounded_labels_no_addresses_or_ids() -> None:
         # paths and bandwidth tests: names from the topology
         "path",
         "direction",
+        "limit",  # the --limit pattern the user gave (one series per watcher)
     }
     text = render_prom(sweep)
     for fam in parse_om(text):
