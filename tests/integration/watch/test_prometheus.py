@@ -102,6 +102,17 @@ def test_prometheus_scrapes_watch(
         (loss,) = query(prom_port, "max(netcheck_cell_loss_ratio)")
         assert float(loss["value"][1]) == 0
 
+        # the per-cell counters add up over the sweeps (one scrape: the same instant)
+        both = query(
+            prom_port,
+            "netcheck_cell_attempts_total - on(instance) group_left() "
+            "(3 * netcheck_watch_sweeps_total)",
+        )
+        assert len(both) == len(want) and all(float(r["value"][1]) == 0 for r in both), both
+        (failed,) = query(prom_port, "sum(netcheck_cell_failures_total)")
+        assert float(failed["value"][1]) == 0  # the demo is GO
+        assert by_name["netcheck_cell_attempts"]["type"] == "counter", by_name
+
     # the watcher stops cleanly on SIGTERM and says so
     assert stop(proc) == 0, log.read_text()
     text = log.read_text()
