@@ -11,6 +11,7 @@ result into the cell's verdict.
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,27 @@ class AppVerdict:
     @property
     def failed(self) -> bool:
         return self.level == FAIL
+
+    @property
+    def cert_not_after(self) -> float | None:
+        """When the served certificate expires (Unix seconds), when a TLS probe read one."""
+        text = self.facts.get("cert_not_after")
+        if not isinstance(text, str):
+            return None
+        try:  # the agent's format (probes/_app.py): always UTC
+            when = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return None
+        return when.replace(tzinfo=dt.timezone.utc).timestamp()
+
+    @property
+    def clock_offset_s(self) -> float | None:
+        """An NTP cell's clock offset (the server's clock minus the source host's, the
+        median of its attempts), in seconds; None for other cells."""
+        ms = self.facts.get("offset_ms_median")
+        if isinstance(ms, bool) or not isinstance(ms, int | float):
+            return None
+        return float(ms) / 1000.0
 
 
 def _witness(samples: Sequence[Sample]) -> Sample | None:

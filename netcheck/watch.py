@@ -8,8 +8,10 @@ immediate re-sweep. A stop request (SIGINT/SIGTERM) cancels a running sweep —
 which turns what it measured into a partial result — and ends the loop.
 
 The metrics are the sweep families of `netcheck.report.prom` (the last complete
-sweep) plus the watcher's own counters; label cardinality is bounded by the
-topology, never by time.
+sweep, with the per-cell attempt counters summed over every sweep since the
+watcher started, so `rate()` works across sweeps) plus the watcher's own
+counters and the age of its last completed sweep (what the stale-sweep alert
+reads); label cardinality is bounded by the topology, never by time.
 
 /healthz is 200 while sweeps keep completing, and 503 once none has completed for
 HEALTH_STALE_INTERVALS (3) intervals — since the last completed sweep, or since
@@ -25,10 +27,12 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netcheck.errors import NetcheckError, UsageError
-from netcheck.report.prom import escape_label_value, render_openmetrics, sweep_metrics
+from netcheck.report.openmetrics import Labels, escape_label_value, render_openmetrics
+from netcheck.report.prom import sweep_metrics
+from netcheck.report.prom_values import add_counts, cell_counts
 from netcheck.sweep import SweepResult
 
 __all__ = [
@@ -91,6 +95,8 @@ class WatchState:
     last_error: str = ""
     running_since: float | None = None  # the running sweep's start, if one runs
     clock: Callable[[], float] = time.time
+    # per cell: (attempts, failed attempts) summed over the completed sweeps
+    counts: dict[Labels, tuple[int, int]] = field(default_factory=dict)
     _cached: str | None = None
 
     def __post_init__(self) -> None:
@@ -103,6 +109,7 @@ class WatchState:
     def record(self, result: SweepResult) -> None:
         self.sweeps += 1
         self.last = result
+        self.counts = add_counts(self.counts, cell_counts(result))
         self.running_since = None
         self._cached = None
 
@@ -117,10 +124,15 @@ class WatchState:
         """Seconds without a completed sweep after which the watcher is unhealthy."""
         return HEALTH_STALE_INTERVALS * self.interval
 
+    def age(self, now: float) -> float:
+        """Seconds since the last completed sweep finished (since the watcher started,
+        before the first one): what /healthz and the stale-sweep alert judge."""
+        since = self.last.finished_at if self.last is not None else self.started_at
+        return now - (since if since is not None else now)
+
     def health(self) -> tuple[bool, str]:
         now = self.clock()
-        since = self.last.finished_at if self.last is not None else self.started_at
-        age = now - (since if since is not None else now)
+        age = self.age(now)
         running = (
             f"; a sweep has been running for {now - self.running_since:.0f} s"
             if self.running_since is not None
@@ -143,13 +155,13 @@ class WatchState:
         return True, f"ok: {self.sweeps} sweeps, last {verdict} {age:.0f} s ago"
 
     def render(self) -> str:
-        if self._cached is None:
-            families = sweep_metrics(self.last) if self.last is not None else []
+        if self._cached is None:  # the sweep's families change only with a new sweep
+            families = sweep_metrics(self.last, self.counts) if self.last is not None else []
             text = render_openmetrics(families)
             if not text.endswith("# EOF\n"):  # pragma: no cover - the renderer's contract
                 raise AssertionError("render_openmetrics must end with # EOF")
-            self._cached = text[: -len("# EOF\n")] + self._own() + "# EOF\n"
-        return self._cached
+            self._cached = text[: -len("# EOF\n")]
+        return self._cached + self._own() + "# EOF\n"
 
     def _own(self) -> str:
         t = f'{{topology="{escape_label_value(self.topology)}"}}'
@@ -167,6 +179,12 @@ class WatchState:
             "# TYPE netcheck_watch_interval_seconds gauge\n"
             "# UNIT netcheck_watch_interval_seconds seconds\n"
             f"netcheck_watch_interval_seconds{t} {self.interval!r}\n"
+            "# HELP netcheck_watch_sweep_age_seconds Seconds since the last completed sweep "
+            "finished (since the watcher started, before the first one); /healthz fails "
+            f"beyond {HEALTH_STALE_INTERVALS} intervals.\n"
+            "# TYPE netcheck_watch_sweep_age_seconds gauge\n"
+            "# UNIT netcheck_watch_sweep_age_seconds seconds\n"
+            f"netcheck_watch_sweep_age_seconds{t} {max(0.0, self.age(self.clock()))!r}\n"
         )
 
 

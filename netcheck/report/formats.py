@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from netcheck.report.csv_report import render_csv
 from netcheck.report.json_report import render_json
 from netcheck.report.junit import render_junit
 from netcheck.report.markdown import render_markdown
@@ -31,6 +32,7 @@ FORMATS: dict[str, Callable[[SweepResult], str]] = {
     "prom": render_prom,
     "md": render_markdown,
     "html": _html,
+    "csv": render_csv,
 }
 
 

@@ -229,6 +229,8 @@ def _verdict(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> 
             f"every cell was measured ({unmeasured} of {len(rows)} cells not measured, shown "
             "grey). Nothing here proves those paths; run the sweep again to completion.</div>"
         )
+    if sweep.plan.limit is not None:  # the banner of a partial sweep: not the whole matrix
+        out += f'<div class="partial" id="limit">{_e(sweep.plan.limit.describe(len(rows)))}</div>'
     return out
 
 

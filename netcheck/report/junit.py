@@ -38,6 +38,17 @@ def _seconds(r: CellResult) -> float:
     return max(0.0, max(ts) - min(ts)) + (last.rtt_us or 0) / 1e6
 
 
+def _limit_properties(sweep: SweepResult) -> tuple[tuple[str, str], ...]:
+    """A sweep run with --limit says so: its pattern, and how many of the plan's cells."""
+    limit = sweep.plan.limit
+    if limit is None:
+        return ()
+    return (
+        ("limit", limit.pattern),
+        ("limit_description", limit.describe(len(sweep.results))),
+    )
+
+
 def _xml_text(text: str) -> str:
     """Drop characters XML 1.0 can't carry (control bytes in an agent's error detail)."""
     return "".join(
@@ -167,6 +178,7 @@ def render_junit(sweep: SweepResult) -> str:
             ("topology_file", topo.source),
             ("verdict", "go" if sweep.go else "no-go"),
             ("partial", "true" if sweep.partial else "false"),
+            *_limit_properties(sweep),
         ):
             ET.SubElement(props, "property", name=name, value=value)
         if what == "from":

@@ -74,6 +74,8 @@ def render_markdown(sweep: SweepResult, max_columns: int = 14) -> str:
         f"{sweep.finished_at - sweep.started_at:.1f} s; {st.samples} attempts per cell, "
         f"timeout {st.timeout_ms} ms.",
     ]
+    if sweep.plan.limit is not None:  # never read a limited sweep as the whole matrix
+        lines += ["", f"> **{md_escape(sweep.plan.limit.describe(len(rows)))}**"]
     failing_kinds = failing_summary(sweep.findings())
     if failing_kinds:
         lines += ["", f"Failing findings: {failing_kinds}."]

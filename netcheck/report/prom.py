@@ -2,84 +2,58 @@
 
 Two steps, so `netcheck watch` can serve the same families: `sweep_metrics`
 (pure: a sweep → families of samples) and `render_openmetrics` (families →
-text). Labels carry host names, NIC names, ports and rule ids only — never
-addresses, sweep ids or sample values — so the number of series is bounded by
-the topology, not by time. Only gauge and summary types are used, which both the
-OpenMetrics parser and the classic text-format parser (node_exporter's
-textfile collector) read; the text ends with `# EOF`.
+text, `netcheck.report.openmetrics`). Labels carry host names, NIC names, paths,
+ports and rule ids only — never addresses, sweep ids or sample values — so the
+number of series is bounded by the topology, not by time. The values the alert
+rules compare (per-cell counters, TLS expiry, NTP offset, path and bandwidth
+figures against their limits) are in `netcheck.report.prom_values`.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
+from netcheck.report.openmetrics import (
+    Labels,
+    MetricFamily,
+    MetricSample,
+    escape_label_value,
+    render_openmetrics,
+)
+from netcheck.report.prom_values import (
+    CellCounts,
+    bandwidth_families,
+    cell_counts,
+    cell_labels,
+    check_families,
+    counter_families,
+    path_families,
+)
 from netcheck.result.cells import CellResult
 from netcheck.result.findings import FindingVerdict
 from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict, Verdict
 
 __all__ = [
+    "Labels",
     "MetricFamily",
     "MetricSample",
     "cell_labels",
     "escape_label_value",
     "finding_metrics",
     "render_openmetrics",
+    "render_prom",
     "sweep_metrics",
 ]
-
-Labels = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSample:
-    suffix: str  # "" or "_count", "_sum" (summaries)
-    labels: Labels
-    value: float
-
-
-@dataclass(frozen=True, slots=True)
-class MetricFamily:
-    name: str
-    type: str  # "gauge" | "summary"
-    help: str
-    samples: tuple[MetricSample, ...]
-    unit: str = ""  # OpenMetrics UNIT; the name then ends with _<unit>
-
-    def __post_init__(self) -> None:
-        if self.type not in ("gauge", "summary"):
-            raise ValueError(f"{self.name}: type {self.type!r}")
-        if self.unit and not self.name.endswith("_" + self.unit):
-            raise ValueError(f"{self.name}: must end with _{self.unit}")
-
-
-def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def cell_labels(sweep: SweepResult, r: CellResult) -> Labels:
-    s = r.spec
-    return (
-        ("topology", sweep.plan.topology.name),
-        ("source", s.source_host),
-        ("source_nic", s.source_nic),
-        ("dest", s.dest_host),
-        ("dest_nic", s.dest_nic),
-        ("proto", s.proto),
-        ("port", str(s.port)),
-        ("rule", s.rule_id),
-        ("expect", "reachable" if s.expect_reachable else "blocked"),
-    )
 
 
 _QUANTILES = (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99"))
 
 
-def sweep_metrics(sweep: SweepResult) -> list[MetricFamily]:
-    """The sweep as metric families (pure)."""
+def sweep_metrics(sweep: SweepResult, counts: CellCounts | None = None) -> list[MetricFamily]:
+    """The sweep as metric families (pure). `counts`: the per-cell attempt counters to
+    serve (`watch` passes its running sum); default: this sweep's own."""
     topo = (("topology", sweep.plan.topology.name),)
     rows: Sequence[tuple[CellResult, CellVerdict]] = sweep.verdicts()
     up, reachable, measured, loss, rtt = [], [], [], [], []
@@ -112,6 +86,19 @@ def sweep_metrics(sweep: SweepResult) -> list[MetricFamily]:
             "gauge",
             "1 when the last sweep was interrupted or left cells unmeasured.",
             (MetricSample("", topo, 1.0 if sweep.partial else 0.0),),
+        ),
+        MetricFamily(
+            "netcheck_sweep_limited",
+            "gauge",
+            "1 when the sweep was limited with --limit (the pattern is the `limit` label): "
+            "its cells are only those whose source or destination matches, not the matrix.",
+            (
+                MetricSample(
+                    "",
+                    (*topo, ("limit", sweep.plan.limit.pattern if sweep.plan.limit else "")),
+                    1.0 if sweep.plan.limit else 0.0,
+                ),
+            ),
         ),
         MetricFamily(
             "netcheck_sweep_timestamp_seconds",
@@ -185,7 +172,14 @@ def sweep_metrics(sweep: SweepResult) -> list[MetricFamily]:
             unit="seconds",
         ),
     ]
-    return families + finding_metrics(sweep)
+    return [
+        *families,
+        *counter_families(cell_counts(sweep) if counts is None else counts),
+        *check_families(sweep),
+        *path_families(sweep),
+        *bandwidth_families(sweep),
+        *finding_metrics(sweep),
+    ]
 
 
 def finding_metrics(sweep: SweepResult) -> list[MetricFamily]:
@@ -239,40 +233,6 @@ def finding_metrics(sweep: SweepResult) -> list[MetricFamily]:
             ),
         ),
     ]
-
-
-def _value(x: float) -> str:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return repr(float(x))
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels)
-    return "{" + inner + "}"
-
-
-def _help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def render_openmetrics(families: Iterable[MetricFamily]) -> str:
-    lines: list[str] = []
-    for f in families:
-        lines.append(f"# HELP {f.name} {_help(f.help)}")
-        lines.append(f"# TYPE {f.name} {f.type}")
-        if f.unit:
-            lines.append(f"# UNIT {f.name} {f.unit}")
-        for s in f.samples:
-            lines.append(f"{f.name}{s.suffix}{_labels(s.labels)} {_value(s.value)}")
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
 
 
 def render_prom(sweep: SweepResult) -> str:

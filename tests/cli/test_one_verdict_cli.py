@@ -15,6 +15,8 @@ crafted, stored through the real store, and read back by the real `netcheck repo
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -31,7 +33,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from tests.integration.appservers import app_servers, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-FORMATS = ("table", "json", "junit", "prom", "md", "html")
+FORMATS = ("table", "json", "junit", "prom", "md", "html", "csv")
 OCTET = "127.61."
 
 
@@ -84,6 +86,10 @@ def read_verdict(fmt: str, text: str) -> tuple[str, set[str]]:
         assert counted == len(ids)
         go = fams["netcheck_sweep_go"].samples[0].value
         return ("GO" if go == 1 else "NO-GO"), ids
+    if fmt == "csv":
+        head, *rows = csv.DictReader(io.StringIO(text, newline=""))
+        assert head["row"] == "sweep"
+        return head["verdict"].upper(), {r["id"] for r in rows if r["verdict"] == "fail"}
     if fmt == "table":
         word = text.splitlines()[2].split(":")[0]
         if word == "GO":

@@ -255,3 +255,35 @@ def test_a_hanging_sweep_turns_healthz_503_over_real_http() -> None:
     assert late.startswith(b"HTTP/1.1 503 ")
     assert b"stale: no sweep completed since the watcher started" in late
     assert b"a sweep has been running for" in late
+
+
+def test_watch_counters_accumulate_across_sweeps_and_the_age_is_served() -> None:
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    clock = _Clock(1000.0)
+    state = WatchState(topology="report-demo", interval=10.0, started_at=1000.0, clock=clock)
+
+    def scrape() -> dict[str, dict[tuple[str, str, str], float]]:
+        out: dict[str, dict[tuple[str, str, str], float]] = {}
+        for fam in text_string_to_metric_families(state.render()):
+            for s in fam.samples:
+                key = (
+                    s.labels.get("source", ""),
+                    s.labels.get("dest", ""),
+                    s.labels.get("port", ""),
+                )
+                out.setdefault(s.name, {})[key] = s.value
+        return out
+
+    clock.now = 1025.0
+    assert scrape()["netcheck_watch_sweep_age_seconds"] == {("", "", ""): 25.0}  # none yet
+    sweep = make_sweep()  # ps-azure → mt01:9443 refused, 3 attempts
+    state.record(sweep)
+    state.record(sweep)
+    clock.now = sweep.finished_at + 7.5
+    got = scrape()
+    assert got["netcheck_cell_failures_total"][("ps-azure", "mt01", "9443")] == 6
+    assert got["netcheck_cell_attempts_total"][("vm1", "cs01", "10443")] == 6
+    assert got["netcheck_watch_sweep_age_seconds"] == {("", "", ""): 7.5}
+    clock.now += 2.5  # the age is read at each scrape, not cached with the sweep's families
+    assert scrape()["netcheck_watch_sweep_age_seconds"] == {("", "", ""): 10.0}

@@ -9,17 +9,9 @@ series are there with the right labels and values, then stops both.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,119 +20,36 @@ import pytest
 
 from netcheck.plan import build_plan
 from netcheck.topology import load_topology
-from tests.conftest import require
 from tests.integration.private_demo import private_copy
+from tests.integration.watch.promkit import get, prometheus, query, stop, watch
 
 DEADLINE_S = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop(proc: subprocess.Popen[Any], timeout: float = 15) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return int(proc.returncode)
-
-
 @pytest.fixture
-def watch(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+def watched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
     """`netcheck watch` on a port of its choosing; yields (process, port, its log file)."""
     log = tmp_path / "watch.log"
     topology = private_copy("local-demo.yaml", tmp_path / "local-demo.yaml", 92)
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "netcheck",
-                "watch",
-                str(topology),
-                "--interval",
-                "2s",
-                "--listen",
-                "127.0.0.1:0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            text=True,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        port = None
-        while port is None and time.monotonic() < deadline and proc.poll() is None:
-            m = re.search(r"serving http://127\.0\.0\.1:(\d+)/metrics", log.read_text())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.05)
-        assert port is not None, log.read_text()
+    with watch(topology, log, "--interval", "2s") as (proc, port):
         yield proc, port, log
-    finally:
-        _stop(proc)
-
-
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:  # loopback only
-        return json.loads(resp.read())
-
-
-def _query(prom: int, expr: str) -> list[dict[str, Any]]:
-    q = urllib.parse.urlencode({"query": expr})
-    data = _get(f"http://127.0.0.1:{prom}/api/v1/query?{q}")
-    assert data["status"] == "success", data
-    return list(data["data"]["result"])
 
 
 def test_prometheus_scrapes_watch(
-    watch: tuple[subprocess.Popen[str], int, Path], tmp_path: Path
+    watched: tuple[subprocess.Popen[str], int, Path], tmp_path: Path
 ) -> None:
-    binary = shutil.which("prometheus")
-    require(binary is not None, "Debian's prometheus is not installed (apt-get install prometheus)")
-    assert binary is not None
-    proc, port, log = watch
-    prom_port = _free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: netcheck\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-    )
-    prom_log = tmp_path / "prometheus.log"
-    with prom_log.open("w") as out:
-        prom = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                "--storage.tsdb.retention.time=1h",
-                "--log.level=warn",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-            env={**os.environ, "HOME": str(tmp_path)},
-        )
-    try:
+    proc, port, log = watched
+    with prometheus(tmp_path, [port]) as prom_port:
         plan = build_plan(load_topology(tmp_path / "local-demo.yaml"))
         want = {(s.source_host, s.dest_host, str(s.port), s.rule_id) for s in plan.specs}
         cells: list[dict[str, Any]] = []
         sweeps = 0.0
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
-            assert prom.poll() is None, prom_log.read_text()
             assert proc.poll() is None, log.read_text()
             try:
-                cells = _query(prom_port, 'netcheck_cell_reachable{job="netcheck"}')
-                total = _query(prom_port, "netcheck_watch_sweeps_total")
+                cells = query(prom_port, 'netcheck_cell_reachable{job="netcheck"}')
+                total = query(prom_port, "netcheck_watch_sweeps_total")
             except OSError:  # Prometheus not listening yet
                 time.sleep(0.25)
                 continue
@@ -148,7 +57,7 @@ def test_prometheus_scrapes_watch(
             if len(cells) == len(want) and sweeps >= 2:  # the series, and a re-sweep seen
                 break
             time.sleep(0.25)
-        assert sweeps >= 2, (sweeps, log.read_text(), prom_log.read_text())
+        assert sweeps >= 2, (sweeps, log.read_text(), (tmp_path / "prometheus.log").read_text())
 
         # one series per planned cell, labelled source/dest/port/rule, every port reached
         got = {
@@ -162,41 +71,50 @@ def test_prometheus_scrapes_watch(
             assert c["metric"]["instance"] == f"127.0.0.1:{port}"
 
         # the target is healthy: scraped with no parse error
-        targets = _get(f"http://127.0.0.1:{prom_port}/api/v1/targets")["data"]["activeTargets"]
+        targets = get(f"http://127.0.0.1:{prom_port}/api/v1/targets")["data"]["activeTargets"]
         (target,) = targets
         assert target["health"] == "up" and target["lastError"] == "", target
 
         # parsed as OpenMetrics (the classic text parser knows no UNIT), counters typed
-        meta = _get(f"http://127.0.0.1:{prom_port}/api/v1/targets/metadata?match_target=")["data"]
+        meta = get(f"http://127.0.0.1:{prom_port}/api/v1/targets/metadata?match_target=")["data"]
         by_name = {m["metric"]: m for m in meta}
         assert by_name["netcheck_sweep_duration_seconds"]["unit"] == "seconds", by_name
         assert by_name["netcheck_watch_sweeps"]["type"] == "counter"
         assert by_name["netcheck_cell_rtt_seconds"]["type"] == "summary"
 
         # the verdict agrees with the cells of the same scrape
-        (go,) = _query(prom_port, "netcheck_sweep_go")
-        ups = _query(prom_port, "netcheck_cell_up")
+        (go,) = query(prom_port, "netcheck_sweep_go")
+        ups = query(prom_port, "netcheck_cell_up")
         assert len(ups) == len(want)
         all_up = all(u["value"][1] == "1" for u in ups)
         assert go["value"][1] == ("1" if all_up else "0")
-        (passed,) = _query(prom_port, 'netcheck_sweep_cells{state="passed"}')
+        (passed,) = query(prom_port, 'netcheck_sweep_cells{state="passed"}')
         assert float(passed["value"][1]) == sum(float(u["value"][1]) for u in ups)
 
         # RTT quantiles: present for every cell, positive and below the demo's 1 s timeout
-        p50 = _query(prom_port, 'netcheck_cell_rtt_seconds{quantile="0.5"}')
+        p50 = query(prom_port, 'netcheck_cell_rtt_seconds{quantile="0.5"}')
         assert len(p50) == len(want)
         assert all(0 < float(r["value"][1]) < 1.0 for r in p50), p50
-        counts = _query(prom_port, "netcheck_cell_rtt_seconds_count")
+        counts = query(prom_port, "netcheck_cell_rtt_seconds_count")
         assert all(float(r["value"][1]) == 3 for r in counts)  # the demo's 3 samples per cell
-        (age,) = _query(prom_port, "time() - netcheck_sweep_timestamp_seconds")
+        (age,) = query(prom_port, "time() - netcheck_sweep_timestamp_seconds")
         assert -5 < float(age["value"][1]) < 30
-        (loss,) = _query(prom_port, "max(netcheck_cell_loss_ratio)")
+        (loss,) = query(prom_port, "max(netcheck_cell_loss_ratio)")
         assert float(loss["value"][1]) == 0
-    finally:
-        assert _stop(prom) in (0, -signal.SIGTERM), prom_log.read_text()
+
+        # the per-cell counters add up over the sweeps (one scrape: the same instant)
+        both = query(
+            prom_port,
+            "netcheck_cell_attempts_total - on(instance) group_left() "
+            "(3 * netcheck_watch_sweeps_total)",
+        )
+        assert len(both) == len(want) and all(float(r["value"][1]) == 0 for r in both), both
+        (failed,) = query(prom_port, "sum(netcheck_cell_failures_total)")
+        assert float(failed["value"][1]) == 0  # the demo is GO
+        assert by_name["netcheck_cell_attempts"]["type"] == "counter", by_name
 
     # the watcher stops cleanly on SIGTERM and says so
-    assert _stop(proc) == 0, log.read_text()
+    assert stop(proc) == 0, log.read_text()
     text = log.read_text()
     assert re.search(r"sweep \d+ \w+ (GO|NO-GO)", text)
     assert "stopped (stop requested;" in text
