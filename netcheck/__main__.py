@@ -1,5 +1,3 @@
-import sys
+from netcheck.cli import run
 
-from netcheck.cli import main
-
-sys.exit(main())
+run()

@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO, cast
+from typing import NoReturn, TextIO, cast
 
 from netcheck import __version__
 from netcheck.errors import NetcheckError, OutputError, UsageError
@@ -25,7 +25,7 @@ from netcheck.errors import NetcheckError, OutputError, UsageError
 # a slow start-up is an interruption (exit 130), not an import traceback
 _EXIT_INTERRUPTED = 130  # = netcheck.commands.common.EXIT_INTERRUPTED
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 _DESCRIPTION = """\
 netcheck tests the network paths an Azure Site Recovery failback needs, before
@@ -156,6 +156,23 @@ def refuse_output_over_input(args: argparse.Namespace) -> None:
                 )
 
 
+def run() -> NoReturn:
+    """The `netcheck` command (console script and `python -m netcheck`): `main`, then
+    exit without the interpreter's teardown.
+
+    By then the report is written and flushed, the store committed and closed, every
+    agent and connection closed; what is left is freeing a large sweep's objects one
+    by one, which took a tenth of a 5,000-cell sweep's whole time. `main` itself
+    returns normally (tests and embedders call it).
+    """
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _main(argv)
@@ -212,4 +229,4 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
