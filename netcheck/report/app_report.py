@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netcheck.appverdict import AppVerdict
+from netcheck.catalog.docrefs import public_doc
 from netcheck.result.cells import CellResult
 from netcheck.stats import CellVerdict
 
@@ -54,7 +55,7 @@ def app_to_dict(app: AppVerdict | None) -> dict[str, Any] | None:
         "summary": app.summary,
         "reason": app.reason,
         "hint": app.hint,
-        "doc": app.doc,
+        "doc": public_doc(app.doc),
         "error_codes": list(app.error_codes),
         "facts": dict(app.facts),
     }

@@ -8,6 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.nic.model import HostNicReport, NicCellResult, NicVerdict
 from netcheck.report.table import cell_text
 
@@ -89,7 +90,7 @@ def nic_lines(r: HostNicReport) -> list[str]:
         if f.verdict in (NicVerdict.FAIL, NicVerdict.WARN):
             if f.hint:
                 lines.append(f"          fix: {f.hint}")
-            lines.append(f"          doc: {f.doc}")
+            lines.append(f"          doc: {public_doc(f.doc)}")
     return lines
 
 
@@ -147,7 +148,7 @@ def nic_report_to_dict(r: HostNicReport) -> dict[str, Any]:
                 "verdict": f.verdict.value,
                 "message": f.message,
                 "hint": "" if f.verdict is NicVerdict.PASS else f.hint,
-                "doc": f.doc,
+                "doc": public_doc(f.doc),
             }
             for f in r.findings
         ],

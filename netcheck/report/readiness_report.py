@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.readiness.model import Finding, ReadinessResult, Verdict
 from netcheck.topology.model import Topology
 
@@ -33,7 +34,7 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
         "verdict": f.verdict.value,
         "message": f.message,
         "hint": "" if f.verdict is Verdict.PASS else f.hint,
-        "doc": f.doc,
+        "doc": public_doc(f.doc),
         "facts": [
             {"name": x.name, "host": x.host, "value": x.value, "source": x.source.value}
             for x in f.facts
@@ -92,7 +93,7 @@ def readiness_lines(r: ReadinessResult) -> list[str]:
             lines.append(f"     facts: {'; '.join(x.text() for x in f.facts)}")
         if f.hint:
             lines.append(f"     fix:   {f.hint}")
-        lines.append(f"     doc:   {f.doc}")
+        lines.append(f"     doc:   {public_doc(f.doc)}")
     return lines
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from tabulate import tabulate
 
 from netcheck.catalog import Evidence
+from netcheck.catalog.docrefs import public_doc
 from netcheck.plan import NO_MATCHING_HOSTS, Plan
 from netcheck.readiness import Verdict as ReadinessVerdict
 from netcheck.report.app_report import app_lines, cell_word
@@ -137,13 +138,13 @@ def _failures(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) ->
                 out.append(f"     rule: {s.rule_id} ({rule.evidence.value}{flows}; {rule.phase})")
             if v.app is not None and v.app.failed:
                 out.append(f"     fix:  {v.app.hint}")
-                out.append(f"     doc:  {v.app.doc}")
+                out.append(f"     doc:  {public_doc(v.app.doc)}")
                 codes = v.app.error_codes or rule.errors
                 if codes:
                     out.append(f"     errors: {', '.join(codes)}")
             else:
                 out.append(f"     fix:  {rule.hint}")
-                out.append(f"     doc:  {rule.doc}")
+                out.append(f"     doc:  {public_doc(rule.doc)}")
     return out
 
 

@@ -90,7 +90,9 @@ def test_faults_demo_table_lists_failures_with_hints() -> None:
     assert "REFUSED" in out and "FILTERED" in out and "OPEN!" in out
     assert "Failing cells" in out
     assert "fix:  Allow the replication data port" in out
-    assert "doc:  AS/vmware-azure-prepare-failback.md" in out
+    assert (
+        "doc:  https://learn.microsoft.com/azure/site-recovery/vmware-azure-prepare-failback" in out
+    )
 
 
 def test_real_service_on_a_port_is_probed_instead_of_a_responder() -> None:

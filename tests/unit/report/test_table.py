@@ -8,6 +8,7 @@ from reportkit import DEFAULT, MT_CS, RDP, STARTED, VM_CS, VM_PS, make_sweep, re
 
 from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
+from netcheck.catalog.docrefs import public_doc
 from netcheck.plan import build_plan
 from netcheck.report.table import MAX_MATRIX_COLUMNS, cell_text, render_table
 from netcheck.result.cells import AgentInfo, CellStatus
@@ -103,7 +104,7 @@ def test_failing_cells_carry_why_rule_fix_doc() -> None:
         "a firewall drops the packets or there is no route back",
         f"     rule: ps-to-cs-https (documented, flows 10; {ps_cs.phase})",
         f"     fix:  {ps_cs.hint}",
-        f"     doc:  {ps_cs.doc}",
+        f"     doc:  {public_doc(ps_cs.doc)}",
     ]
     assert block[5:10] == [
         "  2. ps-azure 127.0.4.4 → mt01 127.0.2.20 tcp/9443  [refused]",
@@ -111,7 +112,7 @@ def test_failing_cells_carry_why_rule_fix_doc() -> None:
         "listens on the port, or a firewall rejects it",
         f"     rule: ps-to-mt-data (inferred, flows 12; {ps_mt.phase})",
         f"     fix:  {ps_mt.hint}",
-        f"     doc:  {ps_mt.doc}",
+        f"     doc:  {public_doc(ps_mt.doc)}",
     ]
     assert block[10:15] == [
         "  3. vm1 127.0.4.10 → ps-azure 127.0.4.4 tcp/3389  [open]",
