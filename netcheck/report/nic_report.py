@@ -12,7 +12,7 @@ from netcheck.catalog.docrefs import public_doc
 from netcheck.nic.model import HostNicReport, NicCellResult, NicVerdict
 from netcheck.report.table import cell_text
 
-__all__ = ["nic_lines", "nic_report_to_dict", "render_nic_json", "render_nic_table"]
+__all__ = ["nic_lines", "nic_report_to_dict", "nic_summary", "render_nic_json", "render_nic_table"]
 
 _RP = {0: "off", 1: "strict", 2: "loose"}
 _ORDER = {NicVerdict.FAIL: 0, NicVerdict.WARN: 1, NicVerdict.UNKNOWN: 2, NicVerdict.PASS: 3}
@@ -22,6 +22,20 @@ _LABEL = {
     NicVerdict.UNKNOWN: "unknown",
     NicVerdict.PASS: "pass",
 }
+
+
+def nic_summary(r: HostNicReport) -> str:
+    """One line: 'NIC cs01: 11 pass, 3 unknown' (failing cells and findings first)."""
+    counts = [
+        f"{r.count(v)} {_LABEL[v].lower()}"
+        for v in sorted(_ORDER, key=_ORDER.__getitem__)
+        if r.count(v)
+    ]
+    bad = sum(1 for c in r.cells if c.verdict is not None and not c.verdict.passed)
+    if bad:
+        counts.insert(0, f"{bad} of {len(r.cells)} per-NIC cells failing")
+    live = "" if r.live == "live" else f" (no live facts: {r.live})"
+    return f"NIC {r.host}: {', '.join(counts) or 'no findings'}{live}"
 
 
 def _yes(x: bool | None) -> str:

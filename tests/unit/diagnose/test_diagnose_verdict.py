@@ -29,6 +29,7 @@ from netcheck.plan import build_plan
 from netcheck.report import render_json, render_table
 from netcheck.report.html import NOT_MEASURED, render_html
 from netcheck.report.json_report import sweep_to_dict
+from netcheck.report.table import Detail
 from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
@@ -344,7 +345,9 @@ def test_a_failing_path_check_makes_the_sweep_no_go() -> None:
 
 
 def test_terminal_report() -> None:
-    text = render_table(sweep_with(diagnostics(direction(), DROPPED)))
+    sweep = sweep_with(diagnostics(direction(), DROPPED))
+    assert "paths: s2s-vpn ok (echo" in render_table(sweep)  # one line; in full with -v:
+    text = render_table(sweep, detail=Detail.FULL, width=400)
     assert (
         "     where: tcp/9443 dies after vpn-rtr 198.18.200.2 (s2s-vpn) (hop 2), before onprem-gw"
         in text
