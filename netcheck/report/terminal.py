@@ -82,9 +82,12 @@ def _wrap(line: str, width: int, hang: int | None) -> list[str]:
 
 def fit(lines: Iterable[str], width: int, hang: int | None = None) -> list[str]:
     """Each line wrapped at spaces to `width` columns (a single longer word stays whole);
-    continuation lines start `hang` columns in (default: under the text after a label)."""
+    continuation lines start `hang` columns in (default: under the text after a label).
+    A multi-line string is a table: its rows are kept whole."""
     out: list[str] = []
     for text in lines:
-        for line in text.split("\n"):  # a section may hand over a table as one string
-            out += _wrap(line, width, hang)
+        if "\n" in text:  # a section's table, handed over as one string: a wrapped row is
+            out += text.split("\n")  # no row, so its rows stay whole (only with -v)
+        else:
+            out += _wrap(text, width, hang)
     return out

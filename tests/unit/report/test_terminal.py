@@ -24,7 +24,8 @@ def test_fit_wraps_at_spaces_under_the_label_and_never_breaks_a_word() -> None:
     assert all(x.startswith("           word") for x in out[1:])  # under the text, not the label
     url = "https://learn.microsoft.com/azure/site-recovery/vmware-azure-prepare-failback"
     assert fit([f"     doc:  {url} (section)"], 40) == [f"     doc:  {url}", "           (section)"]
-    assert fit(["a\nb"], 40) == ["a", "b"]  # a table handed over as one string
+    row = "x  " * 20
+    assert fit([f"{row}\n{row}"], 40) == [row, row]  # a table's rows stay whole
 
 
 def test_colour_costs_no_width() -> None:
