@@ -102,7 +102,7 @@ def read_verdict(fmt: str, text: str) -> tuple[str, set[str]]:
 def _report_text(fmt: str, stdout: str) -> str:
     """A table on a terminal ends with where the sweep was stored: not part of the report."""
     if fmt == "table":
-        return re.sub(r"\nSweep \w+ stored in .*\n\Z", "", stdout)
+        return re.sub(r"\nSweep \w+ stored in .*\Z", "", stdout, flags=re.S)  # may wrap
     return stdout
 
 
