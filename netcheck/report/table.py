@@ -16,7 +16,7 @@ from tabulate import tabulate
 
 from netcheck.catalog import Evidence
 from netcheck.catalog.docrefs import public_doc
-from netcheck.plan import NO_MATCHING_HOSTS, Plan
+from netcheck.plan import NO_MATCHING_HOSTS, Plan, ProbeSpec
 from netcheck.readiness import Verdict as ReadinessVerdict
 from netcheck.report.app_report import app_lines, app_summary, cell_word
 from netcheck.report.bandwidth_report import bandwidth_lines, bandwidth_summary
@@ -94,13 +94,19 @@ def _word(v: CellVerdict, expect_reachable: bool, paint: Paint) -> str:
     return paint.good(text) if v.passed else paint.bad(text)
 
 
-def _matrix(sweep: SweepResult, rows: Sequence[Row], paint: Paint) -> list[str]:
+def _source(sweep: SweepResult, s: ProbeSpec, full: bool) -> str:
+    if full:  # -v: each source's NIC and address
+        return f"{s.source_host} ({s.source_nic} {s.source_address})"
+    return _nic_label(sweep, s.source_host, s.source_nic)
+
+
+def _matrix(sweep: SweepResult, rows: Sequence[Row], paint: Paint, full: bool) -> list[str]:
     row_keys: list[str] = []
     col_keys: list[str] = []
     cells: dict[tuple[str, str], str] = {}
     for r, v in rows:
         s = r.spec
-        rk = _nic_label(sweep, s.source_host, s.source_nic)
+        rk = _source(sweep, s, full)
         ck = _column(sweep, r)
         if rk not in row_keys:
             row_keys.append(rk)
@@ -120,9 +126,7 @@ def _per_source(sweep: SweepResult, rows: Sequence[Row], paint: Paint, full: boo
     counted instead (every cell is listed with -v)."""
     by_source: dict[str, list[Row]] = {}
     for r, v in rows:
-        by_source.setdefault(_nic_label(sweep, r.spec.source_host, r.spec.source_nic), []).append(
-            (r, v)
-        )
+        by_source.setdefault(_source(sweep, r.spec, full), []).append((r, v))
     out = []
     for source, cells in by_source.items():
         shown = cells if full or len(cells) <= 8 else [(r, v) for r, v in cells if not v.passed]
@@ -292,7 +296,7 @@ def render_table(
         lines.append(sweep.plan.limit.describe(len(rows)))
     lines = fit(lines, width)
     if rows:
-        matrix = _matrix(sweep, rows, paint)
+        matrix = _matrix(sweep, rows, paint, full)
         if max(map(visible_len, matrix)) > width:  # wider than the terminal: per source
             matrix = fit(_per_source(sweep, rows, paint, full), width, hang=4)
         lines += ["", *matrix]

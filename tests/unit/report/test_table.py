@@ -134,6 +134,8 @@ def test_details_add_the_rule_of_each_failing_cell() -> None:
     i = lines.index("  1. FILTERED  ps-azure → cs01 127.0.3.10 tcp/10443 (documented 443)")
     assert lines[i + 2] == f"     rule: ps-to-cs-https (documented, flows 10; {ps_cs.phase})"
     assert "     rule: no-rdp (a rule of this topology)" in lines
+    # each source with its NIC and address
+    assert any(ln.startswith("vm1 (nic0 127.0.4.10)  ") for ln in lines)
 
 
 def test_quiet_is_the_verdict_line_and_the_failing_items() -> None:
