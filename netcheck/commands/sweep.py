@@ -24,12 +24,7 @@ from netcheck.commands.common import (
     plan_from_args,
     run_interruptible,
 )
-from netcheck.commands.output import (
-    add_report_options,
-    render_report,
-    report_format,
-    terminal_width,
-)
+from netcheck.commands.output import add_report_options, render_report, report_format
 from netcheck.demo import SilentPorts
 from netcheck.diagnose import DiagnoseSettings
 from netcheck.errors import OutputError
@@ -38,7 +33,6 @@ from netcheck.plan import Plan
 from netcheck.progress import TerminalProgress
 from netcheck.readiness import has_inventory
 from netcheck.report.formats import FORMATS
-from netcheck.report.terminal import fit
 from netcheck.result.model import SweepResult
 from netcheck.store import StoreObserver
 from netcheck.sweep import run_sweep
@@ -143,7 +137,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             sys.stderr.write(f"sweep {stored}\n")
     else:
         if stored and fmt == "table" and not args.quiet:
-            out.write("\n" + "\n".join(fit([f"Sweep {stored}"], terminal_width())) + "\n")
+            out.write(f"\nSweep {stored}\n")  # one line: it names a path, not to be broken
         elif stored:  # keep the machine-readable output clean
             sys.stderr.write(f"sweep {stored}\n")
     if result.interrupted:

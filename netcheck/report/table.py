@@ -121,7 +121,9 @@ def _matrix(sweep: SweepResult, rows: Sequence[Row], paint: Paint, full: bool) -
     ).splitlines()
 
 
-def _per_source(sweep: SweepResult, rows: Sequence[Row], paint: Paint, full: bool) -> list[str]:
+def _per_source(
+    sweep: SweepResult, rows: Sequence[Row], paint: Paint, full: bool, width: int
+) -> list[str]:
     """One entry per source: its cells as 'to:port result'; a long all-passing list is
     counted instead (every cell is listed with -v)."""
     by_source: dict[str, list[Row]] = {}
@@ -136,7 +138,21 @@ def _per_source(sweep: SweepResult, rows: Sequence[Row], paint: Paint, full: boo
         hidden = len(cells) - len(shown)
         if hidden:
             items.append(paint.good(f"{hidden} more ok"))
-        out.append(f"{source} → " + ", ".join(items))
+        out += _fill(f"{source} → ", items, width)
+    return out
+
+
+def _fill(head: str, items: Sequence[str], width: int) -> list[str]:
+    """`head` and the items, comma-separated, wrapped between items (an item stays whole)."""
+    out: list[str] = []
+    line = head
+    for i, item in enumerate(items):
+        text = item + ("," if i < len(items) - 1 else "")
+        if line.strip() and line != head and visible_len(line) + 1 + visible_len(text) > width:
+            out.append(line.rstrip())
+            line = "    "
+        line += ("" if line in (head, "    ") else " ") + text
+    out.append(line.rstrip())
     return out
 
 
@@ -298,7 +314,7 @@ def render_table(
     if rows:
         matrix = _matrix(sweep, rows, paint, full)
         if max(map(visible_len, matrix)) > width:  # wider than the terminal: per source
-            matrix = fit(_per_source(sweep, rows, paint, full), width, hang=4)
+            matrix = _per_source(sweep, rows, paint, full, width)
         lines += ["", *matrix]
         legend = "ok = open, median RTT"
         sources = Counter(v.stats.rtt.source for _, v in rows if v.stats.rtt)

@@ -53,15 +53,14 @@ class Paint:
         return self._sgr("1;32" if go else "1;31", text)
 
 
-def _wrap(line: str, width: int, hang: int | None) -> list[str]:
+def _wrap(line: str, width: int) -> list[str]:
     if visible_len(line) <= width:
         return [line]
     body = line.lstrip(" ")
     indent = len(line) - len(body)
-    if hang is None:
-        # continuation lines align under the text after a "label: " of the first line
-        m = re.match(r"(\s*(?:\d+\.\s+|- )?(?:[a-z][a-zA-Z /-]{0,12}:\s+)?)", line)
-        hang = visible_len(m.group(1)) if m else indent
+    # continuation lines align under the text after a "label: " of the first line
+    m = re.match(r"(\s*(?:\d+\.\s+|- )?(?:[a-z][a-zA-Z /-]{0,12}:\s+)?)", line)
+    hang = visible_len(m.group(1)) if m else indent
     if hang > width // 2:
         hang = indent + 2
     out: list[str] = []
@@ -80,14 +79,14 @@ def _wrap(line: str, width: int, hang: int | None) -> list[str]:
     return out
 
 
-def fit(lines: Iterable[str], width: int, hang: int | None = None) -> list[str]:
+def fit(lines: Iterable[str], width: int) -> list[str]:
     """Each line wrapped at spaces to `width` columns (a single longer word stays whole);
-    continuation lines start `hang` columns in (default: under the text after a label).
+    continuation lines start under the text after the line's label.
     A multi-line string is a table: its rows are kept whole."""
     out: list[str] = []
     for text in lines:
         if "\n" in text:  # a section's table, handed over as one string: a wrapped row is
             out += text.split("\n")  # no row, so its rows stay whole (only with -v)
         else:
-            out += _wrap(text, width, hang)
+            out += _wrap(text, width)
     return out
