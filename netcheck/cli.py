@@ -41,10 +41,80 @@ Start here:
 """
 
 
+_ENVIRONMENT = """\
+environment:
+  NETCHECK_DB               the sweep history database (--db wins); default
+                            $XDG_DATA_HOME/netcheck/netcheck.db (~/.local/share/...),
+                            %LOCALAPPDATA%\\netcheck\\netcheck.db on Windows
+  NETCHECK_KNOWN_HOSTS      the known_hosts file SSH host keys are checked against
+                            (--known-hosts wins); default ~/.ssh/known_hosts
+  XDG_CACHE_HOME            the built agent is cached in $XDG_CACHE_HOME/netcheck
+                            (default ~/.cache/netcheck)
+  NETCHECK_AGENT_CACHE_DIR  on each host: where the agent unpacks itself (default
+                            ~/.cache/netcheck-agent, %LOCALAPPDATA%\\netcheck-agent)
+  NETCHECK_AGENT_NO_SCAPY   on each host: set to 1, the agent runs as if scapy were absent
+  NO_COLOR                  set (non-empty): no colour unless --color=always
+  COLUMNS                   the width the terminal report fits (default: the terminal's)
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        raise UsageError(f"{self.prog}: {message}")
+        # "netcheck: error: " is main's prefix; a subcommand names itself
+        sub = self.prog.removeprefix("netcheck").strip()
+        raise UsageError(f"{sub}: {message}" if sub else message)
+
+
+def _add_output_options(p: argparse.ArgumentParser, top: bool) -> None:
+    """-v, -q, --details and --color, before the subcommand or after it.
+
+    After it they land in their own attributes (a subcommand's defaults would
+    otherwise overwrite what was given before it); `_merge_output_options` joins them.
+    """
+    suffix, default = ("", None) if top else ("_sub", argparse.SUPPRESS)
+    g = p.add_argument_group("output") if not top else p
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        dest="verbose" + suffix,
+        default=0 if top else default,
+        help="every section of the report in full, and log to stderr (-vv: debug)",
+    )
+    g.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        dest="quiet" + suffix,
+        default=False if top else default,
+        help="print only the verdict line and the failing items; no progress",
+    )
+    g.add_argument(
+        "--details",
+        action="store_true",
+        dest="details" + suffix,
+        default=False if top else default,
+        help="every section of the report in full (as -v, without the log)",
+    )
+    g.add_argument(
+        "--color",
+        "--colour",
+        choices=["auto", "always", "never"],
+        dest="color" + suffix,
+        default="auto" if top else default,
+        help="colour the verdicts and failing cells: auto (default) on a terminal unless "
+        "NO_COLOR is set",
+    )
+
+
+def _merge_output_options(args: argparse.Namespace) -> None:
+    args.verbose += getattr(args, "verbose_sub", 0)
+    args.quiet = args.quiet or getattr(args, "quiet_sub", False)
+    args.details = args.details or getattr(args, "details_sub", False)
+    args.color = getattr(args, "color_sub", args.color)
+    if args.quiet and (args.verbose or args.details):
+        raise UsageError("-q and -v/--details ask for opposite things; give one of them")
 
 
 def _build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -54,15 +124,15 @@ def _build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="netcheck",
         description=_DESCRIPTION,
-        epilog=EXIT_CODES_TEXT,
+        epilog=EXIT_CODES_TEXT + "\n\n" + _ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"netcheck {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug)"
-    )
+    _add_output_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     register_commands(sub, argv)
+    for p in sub.choices.values():
+        _add_output_options(p, top=False)
     return parser
 
 
@@ -200,6 +270,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = _build_parser(argv)
     try:
         args = parser.parse_args(argv)
+        _merge_output_options(args)
         logging.basicConfig(
             level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
             format="%(levelname)s %(name)s: %(message)s",

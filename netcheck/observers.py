@@ -20,6 +20,10 @@ class Observers(SweepObserver):
         for o in self.observers:
             o.on_start(plan, sweep_id)
 
+    def on_phase(self, phase: str) -> None:
+        for o in self.observers:
+            o.on_phase(phase)
+
     def on_agent(self, info: AgentInfo) -> None:
         for o in self.observers:
             o.on_agent(info)

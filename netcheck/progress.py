@@ -39,6 +39,7 @@ class TerminalProgress(SweepObserver):
         self.agents_down = 0
         self.done = 0
         self.failing = 0
+        self.phase = "starting"
         self._last = 0.0
         self._judge = CellJudge()
 
@@ -54,6 +55,12 @@ class TerminalProgress(SweepObserver):
                 self.total,
                 len(plan.by_source()),
             )
+        self._draw(force=True)
+
+    def on_phase(self, phase: str) -> None:
+        self.phase = phase
+        if self.logging:
+            log.info("phase: %s", phase)
         self._draw(force=True)
 
     def on_agent(self, info: AgentInfo) -> None:
@@ -104,7 +111,7 @@ class TerminalProgress(SweepObserver):
         self._last = now
         down = f" ({self.agents_down} unavailable)" if self.agents_down else ""
         line = (
-            f"sweeping: agents up {self.agents_up}{down} · cells {self.done}/{self.total}"
+            f"{self.phase}: agents up {self.agents_up}{down} · cells {self.done}/{self.total}"
             f" · failing so far {self.failing}"
         )
         self.stream.write("\r\033[K" + line)

@@ -223,23 +223,30 @@ class _Sweep:
         self.obs.on_start(self.plan, self.sweep_id)
         self._mark = time.perf_counter()
         try:
+            self.obs.on_phase("agents")
             await asyncio.gather(*(self.start_agent(h) for h in self.needed))
             self._phase("agents_s")
+            self.obs.on_phase("responders")
             hosts = [h for h in self.topo.hosts if h.name in self.listeners]
             await asyncio.gather(*(self.open_responders(h) for h in hosts))
             self._phase("responders_s")
             if readiness:
+                self.obs.on_phase("facts")
                 masters = self.topo.hosts_with(Role.MASTER_TARGET)
                 await asyncio.gather(*(self.read_host_facts(h) for h in masters))
                 self._phase("facts_s")
+            self.obs.on_phase("probes")
             await self.probe(ResponderProof(self.nonce, self.responders))
             if diagnose is not None:
+                self.obs.on_phase("diagnostics")
                 await self.diagnose(diagnose)
             if self.topo.bandwidth:
+                self.obs.on_phase("bandwidth")
                 await self.measure_bandwidth()
         except asyncio.CancelledError:
             self.interrupted = True
         finally:
+            self.obs.on_phase("teardown")
             self._mark = time.perf_counter()
             await asyncio.shield(_teardown(self.clients, self.responder_ids))
             self._phase("teardown_s")
@@ -361,6 +368,7 @@ class _Sweep:
         await self.probe_plan(proof)
         self._phase("probes_s")
         if self.nic_hosts:  # after the plan's cells, so the go/no-go cells never wait for them
+            self.obs.on_phase("NIC checks")
             await self.nic.probe(self.clients, proof)
             await self.nic.finish(self.clients)
             self._phase("nic_s")

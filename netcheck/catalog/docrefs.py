@@ -15,6 +15,7 @@ leads nowhere (no network access is needed to check that).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -25,7 +26,9 @@ __all__ = [
     "DocLink",
     "UnknownDocument",
     "doc_links",
+    "doc_parts",
     "doc_text",
+    "public_doc",
 ]
 
 BASE_URL = "https://learn.microsoft.com/azure/site-recovery/"
@@ -95,3 +98,32 @@ def doc_links(doc: str) -> tuple[DocLink, ...]:
 def doc_text(doc: str) -> str:
     """``doc`` with each reference replaced by its public URL (quotes and notes kept)."""
     return _REF.sub(lambda m: _url(m.group(1), m.group(2)), doc)
+
+
+@functools.lru_cache(maxsize=4096)
+def doc_parts(doc: str) -> tuple[str | DocLink, ...]:
+    """``doc`` split into its plain text and its references, in order, for the
+    renderers that make links (HTML, Markdown). A reference to a document this
+    module does not know (a stored sweep of another version) stays plain text."""
+    out: list[str | DocLink] = []
+    at = 0
+    for m in _REF.finditer(doc):
+        try:
+            link = DocLink(m.group(0), _url(m.group(1), m.group(2)))
+        except UnknownDocument:
+            continue
+        if m.start() > at:
+            out.append(doc[at : m.start()])
+        out.append(link)
+        at = m.end()
+    if at < len(doc):
+        out.append(doc[at:])
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def public_doc(doc: str) -> str:
+    """What every report prints for a doc reference: ``doc`` with each reference it
+    knows as its public URL, the section names and notes kept (``doc_text``, but an
+    unknown reference stays as written instead of failing the report)."""
+    return "".join(p.url if isinstance(p, DocLink) else p for p in doc_parts(doc))

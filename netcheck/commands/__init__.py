@@ -68,13 +68,20 @@ class _Subparsers:
         return parser
 
 
+#: The top-level options that take a value as the next word (`--color never`).
+_OPTIONS_WITH_VALUE = frozenset({"--color", "--colour"})
+
+
 def chosen_command(argv: Sequence[str]) -> str | None:
-    """The command `argv` runs: its first word that names one (options before it are
-    the top-level parser's, which take no value); None for `netcheck --help` and the like."""
-    for word in argv:
+    """The command `argv` runs: its first word that names one, after the top-level
+    options; None for `netcheck --help` and the like."""
+    words = iter(argv)
+    for word in words:
         if word in _BY_NAME:
             return word
-        if not word.startswith("-"):
+        if word in _OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
             return None  # not a command: the parser says so, with every command listed
     return None
 

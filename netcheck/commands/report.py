@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from netcheck.commands._db import add_db_option, db_path
 from netcheck.commands.common import EXIT_GO, EXIT_NO_GO, deliver, open_output
-from netcheck.report.formats import FORMATS, render
+from netcheck.commands.output import add_report_options, render_report, report_format
 from netcheck.store import load_sweep, open_store, resolve_sweep_id
 
 
@@ -23,8 +22,7 @@ def register(sub: Any) -> None:
         "NO-GO); 2 when the report can't be written.",
     )
     p.add_argument("sweep_id", metavar="SWEEP_ID")
-    p.add_argument("--format", choices=list(FORMATS), default="table")
-    p.add_argument("-o", "--output", type=Path, help="write the report to this file")
+    add_report_options(p, "write the report to this file")
     add_db_option(p)
     p.set_defaults(handler=run)
 
@@ -47,8 +45,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 f"was {'GO' if go else 'NO-GO'} when it ran, and this report shows what was "
                 f"kept\n"
             )
-    text = render(sweep, args.format)
     target = open_output(args.output)
+    text = render_report(sweep, report_format(args), args, target or out)
     code = EXIT_GO if go else EXIT_NO_GO
     if deliver(text, target, args.output, out):
         sys.stderr.write(f"sweep {sweep.sweep_id}: report written to {args.output}\n")

@@ -24,6 +24,7 @@ from netcheck.commands.common import (
     plan_from_args,
     run_interruptible,
 )
+from netcheck.commands.output import add_report_options, render_report, report_format
 from netcheck.demo import SilentPorts
 from netcheck.diagnose import DiagnoseSettings
 from netcheck.errors import OutputError
@@ -31,7 +32,7 @@ from netcheck.observers import Observers
 from netcheck.plan import Plan
 from netcheck.progress import TerminalProgress
 from netcheck.readiness import has_inventory
-from netcheck.report.formats import FORMATS, render
+from netcheck.report.formats import FORMATS
 from netcheck.result.model import SweepResult
 from netcheck.store import StoreObserver
 from netcheck.sweep import run_sweep
@@ -46,10 +47,7 @@ def register(sub: Any) -> None:
         epilog=EXIT_CODES_TEXT,
     )
     p.add_argument("topology", type=Path)
-    p.add_argument("--format", choices=list(FORMATS), default="table")
-    p.add_argument(
-        "-o", "--output", type=Path, help="write the report to this file instead of stdout"
-    )
+    add_report_options(p, "write the report to this file instead of stdout")
     p.add_argument(
         "--no-progress", action="store_true", help="no live progress line on the terminal"
     )
@@ -81,7 +79,7 @@ def _warn(message: str) -> None:
 
 
 async def _sweep(plan: Plan, args: argparse.Namespace, store: StoreObserver | None) -> SweepResult:
-    progress = TerminalProgress() if not args.no_progress else None
+    progress = TerminalProgress() if not (args.no_progress or args.quiet) else None
     observer = Observers(progress, store)
     work = run_sweep(
         plan,
@@ -123,7 +121,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         if store is not None:
             store.close()  # commits what a crash left buffered; no-op after on_finish
-    text = render(result, args.format)
+    fmt = report_format(args)
+    text = render_report(result, fmt, args, target or out)
     stored = ""
     if store is not None and store.failed is None:
         stored = (
@@ -136,8 +135,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if stored:
             sys.stderr.write(f"sweep {stored}\n")
     else:
-        if stored and args.format == "table":
-            out.write(f"\nSweep {stored}\n")
+        if stored and fmt == "table" and not args.quiet:
+            out.write(f"\nSweep {stored}\n")  # one line: it names a path, not to be broken
         elif stored:  # keep the machine-readable output clean
             sys.stderr.write(f"sweep {stored}\n")
     if result.interrupted:

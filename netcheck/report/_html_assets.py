@@ -160,6 +160,22 @@ JS = """
     dl.appendChild(dd);
   }
   function cellNode(i) { return document.getElementById("cell-" + i); }
+  // a doc reference (public URLs, as the JSON carries them): each page a link
+  function docNode(text) {
+    var base = "https://learn.microsoft.com/azure/site-recovery/", span = el("span");
+    var parts = String(text).split(base);
+    span.appendChild(document.createTextNode(parts[0]));
+    for (var k = 1; k < parts.length; k++) {
+      var n = 0;
+      while (n < parts[k].length && "abcdefghijklmnopqrstuvwxyz0123456789#-".indexOf(parts[k][n]) >= 0) { n++; }
+      var a = el("a", null, parts[k].slice(0, n));
+      a.href = base + parts[k].slice(0, n);
+      a.rel = "noopener";
+      span.appendChild(a);
+      span.appendChild(document.createTextNode(parts[k].slice(n)));
+    }
+    return span;
+  }
 
   function render(i) {
     var c = cells[i];
@@ -186,7 +202,7 @@ JS = """
     kv(dl, "rules", c.rule_ids.join(", ") + " (" + c.evidence + ")");
     if (c.flows.length) { kv(dl, "flows", c.flows.join(", ")); }
     if (c.port !== c.documented_port) { kv(dl, "port", c.port + " (documented " + c.documented_port + ")"); }
-    kv(dl, "doc", c.doc);
+    kv(dl, "doc", docNode(c.doc));
     if (c.error_codes.length) { kv(dl, "ASR errors", c.error_codes.join(", ")); }
     kv(dl, "status", c.status);
     kv(dl, "loss", c.sent ? (c.loss_pct.toFixed(0) + "% (" + c.answered + " of " + c.sent + " answered)") : "\\u2014");

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from netcheck.appverdict import AppVerdict
+from netcheck.catalog.docrefs import public_doc
 from netcheck.result.cells import CellResult
 from netcheck.stats import CellVerdict
 
-__all__ = ["app_lines", "app_to_dict", "cell_word"]
+__all__ = ["app_lines", "app_summary", "app_to_dict", "cell_word"]
 
 _MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
@@ -24,6 +25,15 @@ def cell_word(app: AppVerdict, passed: bool) -> str:
     if app.failed or not passed:
         return app.summary
     return f"ok {app.summary}"
+
+
+def app_summary(rows: Sequence[tuple[CellResult, CellVerdict]]) -> str:
+    """One line: 'application checks: 4 (3 ok, 1 warn)' ('' when the sweep has none)."""
+    levels = [v.app.level for _, v in rows if v.app is not None]
+    if not levels:
+        return ""
+    counts = ", ".join(f"{levels.count(k)} {k}" for k in ("fail", "warn", "ok") if k in levels)
+    return f"application checks (TLS, DNS, NTP, Azure endpoints): {len(levels)} ({counts})"
 
 
 def app_lines(rows: Sequence[tuple[CellResult, CellVerdict]]) -> list[str]:
@@ -54,7 +64,7 @@ def app_to_dict(app: AppVerdict | None) -> dict[str, Any] | None:
         "summary": app.summary,
         "reason": app.reason,
         "hint": app.hint,
-        "doc": app.doc,
+        "doc": public_doc(app.doc),
         "error_codes": list(app.error_codes),
         "facts": dict(app.facts),
     }

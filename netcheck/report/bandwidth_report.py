@@ -21,6 +21,7 @@ from netcheck.topology.model import Topology
 __all__ = [
     "BANDWIDTH_SCHEMA",
     "bandwidth_lines",
+    "bandwidth_summary",
     "outcome_to_dict",
     "render_bandwidth_json",
     "render_bandwidth_table",
@@ -117,6 +118,21 @@ def _cell(o: BandwidthOutcome, v: BandwidthVerdict) -> str:
     if v.rpo_ok is False:
         return "RPO-SHORT"
     return "SLOW"
+
+
+def bandwidth_summary(pairs: Sequence[Pair]) -> str:
+    """One line: 'bandwidth: cs01 → ps-azure 94.1 Mbit/s ok; ...' ('' without tests)."""
+    return (
+        "bandwidth: "
+        + "; ".join(
+            f"{o.sender} → {o.receiver}{' (rev)' if o.check.reverse else ''}"
+            + (" not measured" if v.measured_mbps is None else f" {_mbit(v.measured_mbps)} Mbit/s")
+            + (" ok" if v.passed else " FAIL")
+            for o, v in pairs
+        )
+        if pairs
+        else ""
+    )
 
 
 def bandwidth_lines(pairs: Sequence[Pair]) -> list[str]:

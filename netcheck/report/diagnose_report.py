@@ -30,7 +30,9 @@ __all__ = [
     "diagnostics_to_dict",
     "measurement_from_dict",
     "measurement_to_dict",
+    "missing_capabilities",
     "path_figures",
+    "paths_summary",
 ]
 
 
@@ -169,7 +171,7 @@ def _direction_lines(topo: Topology, path: str, d: PathDirection) -> list[str]:
     out = [f"    {d.source_host} → {d.dest_host} {d.dest_address}:"]
     if d.trace is not None:
         if not d.trace.available:
-            out.append(f"      route: {d.trace.not_available}")
+            out.append("      route: not measured (the 'not measured on' line says why)")
         else:
             hops = " → ".join(
                 (gateway_label(topo, h.address) if h.answered else "*") for h in d.trace.hops
@@ -179,7 +181,7 @@ def _direction_lines(topo: Topology, path: str, d: PathDirection) -> list[str]:
     if d.echo is not None:
         e = d.echo
         if not e.available:
-            out.append(f"      echo: {e.not_available}")
+            out.append("      echo: not measured (the 'not measured on' line says why)")
         else:
             rtts = sorted(e.rtts_ms())
             rtt = f", median RTT {percentile(rtts, 50):.2f} ms" if rtts else ""
@@ -190,7 +192,7 @@ def _direction_lines(topo: Topology, path: str, d: PathDirection) -> list[str]:
     if d.pmtu is not None:
         m = d.pmtu
         if not m.available:
-            out.append(f"      path MTU: {m.not_available}")
+            out.append("      path MTU: not measured (the 'not measured on' line says why)")
         else:
             iface = f"; {m.iface} MTU {m.iface_mtu}" if m.iface_mtu else ""
             found = str(m.pmtu) if m.pmtu is not None else f"unknown ({m.detail})"
@@ -224,6 +226,67 @@ def diagnostics_lines(d: Diagnostics | None, topo: Topology) -> list[str]:
                 out.append(f"    {_MARK[f.level]} {f.message}")
     for note in d.notes:
         out.append(f"  note: {note}")
+    return out
+
+
+def paths_summary(d: Diagnostics | None) -> str:
+    """One line: 'paths: s2s-vpn ok (echo 0.09 ms, MTU 1500)' ('' without path checks)."""
+    if d is None or not d.paths:
+        return ""
+    parts = []
+    for p in d.paths:
+        figures = []
+        echo = p.best("echo")
+        if echo is not None and echo.rtts_ms():
+            loss = f" {echo.loss_pct:.0f}% loss" if echo.loss_pct else ""
+            figures.append(f"echo {percentile(sorted(echo.rtts_ms()), 50):.2f} ms{loss}")
+        pmtu = p.best("pmtu")
+        if pmtu is not None and pmtu.pmtu is not None:
+            figures.append(f"MTU {pmtu.pmtu}")
+        for level, word in ((FindingLevel.WARN, "warning"), (FindingLevel.UNKNOWN, "unknown")):
+            n = sum(1 for f in p.findings if f.level is level)
+            if n:
+                figures.append(f"{n} {word}" + ("" if n == 1 or word == "unknown" else "s"))
+        state = "ok" if p.passed else "FAILING"
+        parts.append(f"{p.path} {state}" + (f" ({', '.join(figures)})" if figures else ""))
+    return "paths: " + "; ".join(parts)
+
+
+_KIND_WORD = {"traceroute": "route", "echo": "echo", "pmtu": "path MTU", "syn": "SYN probe"}
+
+# what makes a missing measurement possible, by the agent's own words for its absence
+_ENABLE = (
+    ("scapy is not installed", "install scapy for the agent's Python (apt install python3-scapy)"),
+    ("no raw sockets", "run the agent as root (or give its Python CAP_NET_RAW)"),
+    (
+        "ping_group_range",
+        "allow unprivileged ICMP echo (sysctl -w net.ipv4.ping_group_range='0 2147483647')",
+    ),
+)
+
+
+def missing_capabilities(d: Diagnostics | None) -> list[str]:
+    """Each host that could not measure something, once: what, why, and what would enable it."""
+    if d is None:
+        return []
+    by_host: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    measurements: list[Measurement | None] = [c.trace for c in d.cells]
+    measurements += [m for p in d.paths for x in p.directions for m in (x.trace, x.echo, x.pmtu)]
+    for m in measurements:
+        if m is None or m.available:
+            continue
+        kinds, reasons = by_host.setdefault(m.source_host, ({}, {}))
+        kinds[_KIND_WORD.get(m.kind, m.kind)] = None
+        for reason in (m.detail or "no reason given").split("; "):
+            reasons[reason] = None
+    out = []
+    for host, (kinds, reasons) in by_host.items():
+        why = "; ".join(reasons)
+        enable = [hint for key, hint in _ENABLE if key in why]
+        out.append(
+            f"not measured on {host}: {', '.join(kinds)}: {why}"
+            + (f"; to enable: {', or '.join(enable)}" if enable else "")
+        )
     return out
 
 

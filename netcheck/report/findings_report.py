@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.result.findings import KINDS, Finding, FindingVerdict
 
 __all__ = ["failing_lines", "failing_summary", "finding_to_dict", "findings_summary"]
@@ -24,7 +25,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "verdict": f.verdict.value,
         "reason": f.reason,
         "hint": f.hint,
-        "doc": f.doc,
+        "doc": public_doc(f.doc),
     }
 
 

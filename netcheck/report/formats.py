@@ -7,6 +7,7 @@ these; a new format is one entry here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePath
 
 from netcheck.report.csv_report import render_csv
 from netcheck.report.json_report import render_json
@@ -16,7 +17,7 @@ from netcheck.report.prom import render_prom
 from netcheck.report.table import render_table
 from netcheck.result.model import SweepResult
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["EXTENSIONS", "FORMATS", "format_for_path", "render"]
 
 
 def _html(sweep: SweepResult) -> str:
@@ -34,6 +35,22 @@ FORMATS: dict[str, Callable[[SweepResult], str]] = {
     "html": _html,
     "csv": render_csv,
 }
+
+
+#: `-o FILE` without --format: the format its extension names (others: table)
+EXTENSIONS = {
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".xml": "junit",
+    ".prom": "prom",
+    ".md": "md",
+    ".csv": "csv",
+}
+
+
+def format_for_path(path: PurePath) -> str:
+    return EXTENSIONS.get(path.suffix.lower(), "table")
 
 
 def render(sweep: SweepResult, fmt: str) -> str:

@@ -21,6 +21,7 @@ from html import escape
 
 from netcheck import __version__
 from netcheck.catalog import Evidence
+from netcheck.catalog.docrefs import DocLink, doc_parts
 from netcheck.diagnose.model import PathCheck
 from netcheck.nic.model import HostNicReport, NicVerdict
 from netcheck.plan import NO_MATCHING_HOSTS
@@ -71,6 +72,17 @@ _LEGEND = (
 
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
+
+
+def _doc(doc: str) -> str:
+    """A doc reference: each cited page a link to its public URL, named by the page (and
+    section), the notes around it kept as text."""
+    return "".join(
+        f'<a href="{_e(p.url)}" rel="noopener">{_e(p.url.rsplit("/", 1)[-1])}</a>'
+        if isinstance(p, DocLink)
+        else _e(p)
+        for p in doc_parts(doc)
+    )
 
 
 def _ms(x: float | None) -> str:
@@ -243,7 +255,7 @@ def _failing_findings(sweep: SweepResult) -> str:
         f'<li class="finding {_e(f.kind)}"><code>{_e(f.id)}</code> <span class="kind">{_e(f.kind)}</span> '
         f"{_e(f.reason)}"
         + (f'<div class="hint">fix: {_e(f.hint)}</div>' if f.hint else "")
-        + (f'<div class="hint">doc: {_e(f.doc)}</div>' if f.doc else "")
+        + (f'<div class="hint">doc: {_doc(f.doc)}</div>' if f.doc else "")
         + "</li>"
         for f in bad
     )
@@ -278,7 +290,7 @@ def _failing(sweep: SweepResult, rows: list[tuple[CellResult, CellVerdict]]) -> 
             f"{_e(s.dest_address)} {_e(s.proto)}/{s.port}{_e(remap)} "
             f'<a href="#cell-{i}" data-goto="{i}">show</a></div>'
             f'<div class="why">{_e(v.reason)}</div>{fix}'
-            f'<div class="meta">rule {_e(rule_text)} · doc {_e(rule.doc)}</div></li>'
+            f'<div class="meta">rule {_e(rule_text)} · doc {_doc(rule.doc)}</div></li>'
         )
     return f'<section class="card" id="failing">{head}<ol class="failing">{"".join(items)}</ol></section>'
 
@@ -443,7 +455,7 @@ def _nic_findings(report: HostNicReport) -> str:
         rows.append(
             f'<tr><td><span class="chip {cls}">{_e(label)}</span></td>'
             f"<td><code>{_e(f.check)}</code></td><td>{_e(f.subject)}</td>"
-            f'<td>{_e(f.message)}{fix}<div class="hint">doc {_e(f.doc)}</div></td></tr>'
+            f'<td>{_e(f.message)}{fix}<div class="hint">doc {_doc(f.doc)}</div></td></tr>'
         )
     return (
         f"<h3>{_e(report.host)}: NIC findings</h3>"
@@ -547,7 +559,7 @@ def _readiness(sweep: SweepResult) -> str:
             f'<tr><td><span class="chip {cls}">{_e(label)}</span></td>'
             f"<td><code>{_e(f.check)}</code></td><td>{_e(f.subject)}</td>"
             f'<td>{_e(f.message)}{fix}<div class="hint">{_e(facts)}</div>'
-            f'<div class="hint">doc {_e(f.doc)}</div></td></tr>'
+            f'<div class="hint">doc {_doc(f.doc)}</div></td></tr>'
         )
     table = (
         '<table class="plain"><tr><th></th><th>check</th><th>subject</th><th>finding</th></tr>'

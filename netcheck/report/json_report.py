@@ -9,6 +9,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from netcheck.catalog import Rule
+from netcheck.catalog.docrefs import public_doc
 from netcheck.report.app_report import app_to_dict
 from netcheck.report.bandwidth_report import outcome_to_dict
 from netcheck.report.diagnose_report import diagnostics_to_dict
@@ -62,7 +63,7 @@ def cell_to_dict(
         "passed": verdict.passed,
         "reason": verdict.reason,
         "hint": "" if verdict.passed else cell_hint(rule.hint, spec, verdict),
-        "doc": rule.doc,
+        "doc": public_doc(rule.doc),
         "error_codes": list(rule.errors),
         "sent": verdict.stats.sent,
         "answered": verdict.stats.answered,
@@ -183,7 +184,7 @@ def _finding_line(f: Finding) -> str:
     return (
         f'{{"id": {_s(f.id)}, "kind": {_s(f.kind)}, "check": {_s(f.check)}, '
         f'"subject": {_s(f.subject)}, "verdict": {_s(f.verdict.value)}, '
-        f'"reason": {_s(f.reason)}, "hint": {_s(f.hint)}, "doc": {_s(f.doc)}}}'
+        f'"reason": {_s(f.reason)}, "hint": {_s(f.hint)}, "doc": {_s(public_doc(f.doc))}}}'
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.result.cells import CellResult
 from netcheck.result.findings import Finding, FindingVerdict
 from netcheck.result.model import SweepResult
@@ -91,7 +92,7 @@ def _case(
             f"why:      {v.reason}",
             f"rule:     {', '.join(s.rule_ids)} ({rule.evidence.value})",
             f"fix:      {f.hint}",
-            f"doc:      {f.doc}",
+            f"doc:      {public_doc(f.doc)}",
         ]
         if s.path:
             body.insert(5, f"path:     {s.path}")
@@ -121,7 +122,7 @@ def _finding_case(f: Finding, suite: ET.Element, classname: str) -> None:
     if f.hint:
         body.append(f"fix:      {f.hint}")
     if f.doc:
-        body.append(f"doc:      {f.doc}")
+        body.append(f"doc:      {public_doc(f.doc)}")
     text = _xml_text("\n".join(body) + "\n")
     if f.verdict is FindingVerdict.FAIL:
         ET.SubElement(case, "failure", message=_xml_text(f.reason), type=f.kind).text = text

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from netcheck.catalog.docrefs import DocLink, doc_parts
 from netcheck.report.findings_report import failing_summary
 from netcheck.report.table import cell_text  # one wording for the terminal and tickets
 from netcheck.result.cells import CellResult, CellStatus
 from netcheck.result.model import SweepResult
 from netcheck.stats import CellVerdict
 
-__all__ = ["md_escape", "render_markdown"]
+__all__ = ["md_doc", "md_escape", "render_markdown"]
 
 
 def md_escape(text: str) -> str:
@@ -19,6 +20,17 @@ def md_escape(text: str) -> str:
     for ch in "|*_`[]<>#":
         out = out.replace(ch, "\\" + ch)
     return out.replace("\r", " ").replace("\n", " ")
+
+
+def md_doc(doc: str) -> str:
+    """A doc reference as Markdown: each cited page a link to its public URL, named by
+    the page (and section), the notes around it kept as text."""
+    return "".join(
+        f"[{md_escape(p.url.rsplit('/', 1)[-1])}]({p.url})"
+        if isinstance(p, DocLink)
+        else md_escape(p)
+        for p in doc_parts(doc)
+    )
 
 
 def _cell_word(v: CellVerdict, expect_reachable: bool) -> str:
@@ -117,7 +129,7 @@ def render_markdown(sweep: SweepResult, max_columns: int = 14) -> str:
             if f.hint:
                 lines.append(f"  - fix: {md_escape(f.hint)}")
             if f.doc:
-                lines.append(f"  - doc: `{f.doc}`")
+                lines.append(f"  - doc: {md_doc(f.doc)}")
         lines.append("")
     failing = [(r, v) for r, v in rows if not v.passed]
     if failing:
@@ -134,7 +146,9 @@ def render_markdown(sweep: SweepResult, max_columns: int = 14) -> str:
             lines.append(f"  - why: {md_escape(v.reason)}")
             if r.status is CellStatus.MEASURED:
                 lines.append(f"  - fix: {md_escape(rule.hint)}")
-                lines.append(f"  - rule: `{s.rule_id}` ({rule.evidence.value}); doc: `{rule.doc}`")
+                lines.append(
+                    f"  - rule: `{s.rule_id}` ({rule.evidence.value}); doc: {md_doc(rule.doc)}"
+                )
         lines.append("")
     bad_agents = [a for a in sweep.agents if not a.available or a.lost]
     if bad_agents:

@@ -8,10 +8,11 @@ from typing import Any
 
 from tabulate import tabulate
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.nic.model import HostNicReport, NicCellResult, NicVerdict
 from netcheck.report.table import cell_text
 
-__all__ = ["nic_lines", "nic_report_to_dict", "render_nic_json", "render_nic_table"]
+__all__ = ["nic_lines", "nic_report_to_dict", "nic_summary", "render_nic_json", "render_nic_table"]
 
 _RP = {0: "off", 1: "strict", 2: "loose"}
 _ORDER = {NicVerdict.FAIL: 0, NicVerdict.WARN: 1, NicVerdict.UNKNOWN: 2, NicVerdict.PASS: 3}
@@ -21,6 +22,20 @@ _LABEL = {
     NicVerdict.UNKNOWN: "unknown",
     NicVerdict.PASS: "pass",
 }
+
+
+def nic_summary(r: HostNicReport) -> str:
+    """One line: 'NIC cs01: 11 pass, 3 unknown' (failing cells and findings first)."""
+    counts = [
+        f"{r.count(v)} {_LABEL[v].lower()}"
+        for v in sorted(_ORDER, key=_ORDER.__getitem__)
+        if r.count(v)
+    ]
+    bad = sum(1 for c in r.cells if c.verdict is not None and not c.verdict.passed)
+    if bad:
+        counts.insert(0, f"{bad} of {len(r.cells)} per-NIC cells failing")
+    live = "" if r.live == "live" else f" (no live facts: {r.live})"
+    return f"NIC {r.host}: {', '.join(counts) or 'no findings'}{live}"
 
 
 def _yes(x: bool | None) -> str:
@@ -89,7 +104,7 @@ def nic_lines(r: HostNicReport) -> list[str]:
         if f.verdict in (NicVerdict.FAIL, NicVerdict.WARN):
             if f.hint:
                 lines.append(f"          fix: {f.hint}")
-            lines.append(f"          doc: {f.doc}")
+            lines.append(f"          doc: {public_doc(f.doc)}")
     return lines
 
 
@@ -147,7 +162,7 @@ def nic_report_to_dict(r: HostNicReport) -> dict[str, Any]:
                 "verdict": f.verdict.value,
                 "message": f.message,
                 "hint": "" if f.verdict is NicVerdict.PASS else f.hint,
-                "doc": f.doc,
+                "doc": public_doc(f.doc),
             }
             for f in r.findings
         ],

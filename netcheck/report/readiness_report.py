@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.readiness.model import Finding, ReadinessResult, Verdict
 from netcheck.topology.model import Topology
 
@@ -15,6 +16,7 @@ __all__ = [
     "READINESS_SCHEMA",
     "READINESS_SCHEMA_VERSION",
     "readiness_lines",
+    "readiness_summary",
     "readiness_to_dict",
     "render_readiness_json",
     "render_readiness_table",
@@ -33,7 +35,7 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
         "verdict": f.verdict.value,
         "message": f.message,
         "hint": "" if f.verdict is Verdict.PASS else f.hint,
-        "doc": f.doc,
+        "doc": public_doc(f.doc),
         "facts": [
             {"name": x.name, "host": x.host, "value": x.value, "source": x.source.value}
             for x in f.facts
@@ -66,6 +68,12 @@ def _summary(r: ReadinessResult) -> str:
     return ", ".join(parts) or "no checks"
 
 
+def readiness_summary(r: ReadinessResult) -> str:
+    """One line: 'readiness: GO (5 pass, 17 unknown; declared facts only)'."""
+    live = "" if (r.live_requested or r.live) else "; declared facts only"
+    return f"readiness: {'GO' if r.go else 'NO-GO'} ({_summary(r)}{live})"
+
+
 def readiness_lines(r: ReadinessResult) -> list[str]:
     """The readiness section: verdict line, live-fact status, one line per check, details."""
     verdict = "GO" if r.go else "NO-GO"
@@ -78,11 +86,12 @@ def readiness_lines(r: ReadinessResult) -> list[str]:
                 lines.append(f"  no live facts from {s.host}: {s.reason} (declared facts used)")
     else:
         lines.append("  declared facts only (netcheck readiness --live reads the master targets)")
-    width_c = max((len(f.check) for f in r.findings), default=5)
-    width_s = max((len(f.subject) for f in r.findings), default=7)
-    for f in r.findings:
-        word = f.verdict.value.upper() if f.verdict is not Verdict.PASS else "pass"
-        lines.append(f"  {word:<7} {f.check:<{width_c}}  {f.subject:<{width_s}}  {f.message}")
+    # each check once: the passing ones a line each, the others with their details
+    passing = [f for f in r.findings if f.verdict is Verdict.PASS]
+    width_c = max((len(f.check) for f in passing), default=5)
+    width_s = max((len(f.subject) for f in passing), default=7)
+    for f in passing:
+        lines.append(f"  pass    {f.check:<{width_c}}  {f.subject:<{width_s}}  {f.message}")
     details = [f for v in _ORDER[:3] for f in r.findings if f.verdict is v]
     if details:
         lines += ["", "Readiness findings to act on:"]
@@ -92,7 +101,7 @@ def readiness_lines(r: ReadinessResult) -> list[str]:
             lines.append(f"     facts: {'; '.join(x.text() for x in f.facts)}")
         if f.hint:
             lines.append(f"     fix:   {f.hint}")
-        lines.append(f"     doc:   {f.doc}")
+        lines.append(f"     doc:   {public_doc(f.doc)}")
     return lines
 
 

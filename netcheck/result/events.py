@@ -19,6 +19,10 @@ class SweepObserver:
     def on_start(self, plan: Plan, sweep_id: str) -> None:
         pass
 
+    def on_phase(self, phase: str) -> None:
+        """A phase begins: agents, responders, facts, probes, nic, diagnostics, bandwidth,
+        teardown."""
+
     def on_agent(self, info: AgentInfo) -> None:
         pass
 

@@ -208,7 +208,8 @@ def test_sweep_json_carries_application_facts_and_verdicts(env: Env) -> None:
 
 
 def test_sweep_table_shows_the_findings_beside_the_cells(env: Env) -> None:
-    proc = env.netcheck("sweep", str(env.topology("table.yaml")), "--no-progress")
+    # --details: the application checks' own section (one summary line without it)
+    proc = env.netcheck("sweep", str(env.topology("table.yaml")), "--no-progress", "--details")
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout
     assert "ok 400: data port works" in out

@@ -19,13 +19,16 @@ DEMO = ROOT / "topologies" / "local-demo.yaml"
 FAULTS = ROOT / "topologies" / "local-demo-faults.yaml"
 
 
-def netcheck(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def netcheck(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "netcheck", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -50,13 +53,16 @@ def test_demo_sweep_is_green_and_every_cell_proven_end_to_end() -> None:
 
 
 def test_demo_sweep_table_shows_matrix_and_go() -> None:
-    proc = netcheck("sweep", str(DEMO), "--no-progress")
+    proc = netcheck("sweep", str(DEMO), "--no-progress", env={"COLUMNS": "160"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "GO: 13 of 13 cells pass" in out
-    assert "cs01 (failback 127.0.3.10)" not in out  # the CS is a destination via its failback NIC
-    assert "vm-app01 (nic0 127.0.4.10)" in out
-    assert "cs01/failback:10443*" in out and "cs01/source:10443*" in out
+    assert out.startswith("GO: 13 of 13 cells pass\n")
+    lines = out.splitlines()
+    # a row per source NIC; the CS is a source on its source NIC only (a destination on both)
+    rows = [ln.split()[0] for ln in lines[lines.index("") + 4 :] if ln and not ln.startswith("ok")]
+    assert rows[:5] == ["vm-app01", "vm-app02", "cs01/source", "ps-azure", "mt01"]
+    header = lines[lines.index("") + 1].split()[3:]
+    assert "cs01/failback" in header and "cs01/source" in header
     assert "REFUSED" not in out and "FILTERED" not in out
     assert proc.stderr == ""  # no progress line when stderr is not a terminal
 
@@ -88,9 +94,11 @@ def test_faults_demo_table_lists_failures_with_hints() -> None:
     out = proc.stdout
     assert "NO-GO" in out
     assert "REFUSED" in out and "FILTERED" in out and "OPEN!" in out
-    assert "Failing cells" in out
+    assert "Failing (4):" in out
     assert "fix:  Allow the replication data port" in out
-    assert "doc:  AS/vmware-azure-prepare-failback.md" in out
+    assert (
+        "doc:  https://learn.microsoft.com/azure/site-recovery/vmware-azure-prepare-failback" in out
+    )
 
 
 def test_real_service_on_a_port_is_probed_instead_of_a_responder() -> None:

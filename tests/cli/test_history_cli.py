@@ -47,8 +47,8 @@ def netcheck(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str
 def _sweep_id(proc: subprocess.CompletedProcess[str]) -> str:
     if proc.stdout.lstrip().startswith("{"):
         return str(json.loads(proc.stdout)["sweep_id"])
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("netcheck sweep "))
-    return line.split()[2]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("sweep "))
+    return line.split()[1]  # the report's second line: "sweep ID of 'name' (file) at ..."
 
 
 def test_sweeps_history_report_and_diff(tmp_path: Path, demos: tuple[Path, Path]) -> None:

@@ -63,8 +63,9 @@ def test_limited_sweep_is_reported_stored_and_never_diffed_as_complete(
     limited = netcheck("sweep", str(demo), "--db", db, "--limit", "vm-app*", "--no-progress")
     assert limited.returncode == 0, limited.stderr
     lines = limited.stdout.splitlines()
-    assert any(ln.startswith("LIMITED to hosts matching 'vm-app*': ") for ln in lines[:4])
-    limited_id = lines[0].split()[2]
+    # under the verdict and the sweep's line (which may wrap at 80 columns)
+    assert any(ln.startswith("LIMITED to hosts matching 'vm-app*': ") for ln in lines[:6])
+    limited_id = lines[1].split()[1]  # "sweep ID of 'name' (file) at ..."
     full = netcheck("sweep", str(demo), "--db", db, "--format", "json", "--no-progress")
     assert full.returncode == 0, full.stderr
     report = json.loads(full.stdout)

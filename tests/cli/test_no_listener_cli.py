@@ -71,9 +71,9 @@ def test_cells_to_a_host_without_its_agent_are_no_listener_in_every_format(
 
     table = _sweep(topology, tmp_path, "table")
     assert table.returncode == 1 and "NO-LISTENER" in table.stdout, table.stdout
-    failing_cells = table.stdout.split("Failing cells", 1)[1].split("\n\n", 1)[0]
-    assert "[no-listener]" in failing_cells and "[refused]" not in failing_cells, failing_cells
-    assert "fix: start netcheck's agent on mt01" in table.stdout
+    failing_cells = table.stdout.split("Failing (", 1)[1].split("\n\n", 1)[0]
+    assert ". NO-LISTENER  " in failing_cells and ". REFUSED  " not in failing_cells, failing_cells
+    assert "fix:  start netcheck's agent on mt01" in table.stdout
 
     junit = _sweep(topology, tmp_path, "junit")
     assert junit.returncode == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -44,21 +45,15 @@ def netcheck(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
         text=True,
         timeout=timeout,
         cwd=ROOT,
+        env={**os.environ, "COLUMNS": "80"},  # the table's width: the same live and stored
     )
 
 
+# the table names each failing item's finding id in its details (-v / --details)
+DETAILS = {"table": ("--details",)}
+
+
 # --- what each format says -------------------------------------------------------------
-
-
-def _section(text: str, head: str) -> list[str]:
-    lines = text.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith(head))
-    out = []
-    for ln in lines[start + 1 :]:
-        if not ln.strip():
-            break
-        out.append(ln)
-    return out
 
 
 def read_verdict(fmt: str, text: str) -> tuple[str, set[str]]:
@@ -91,11 +86,13 @@ def read_verdict(fmt: str, text: str) -> tuple[str, set[str]]:
         assert head["row"] == "sweep"
         return head["verdict"].upper(), {r["id"] for r in rows if r["verdict"] == "fail"}
     if fmt == "table":
-        word = text.splitlines()[2].split(":")[0]
+        word = text.splitlines()[0].split(":")[0]
         if word == "GO":
             return word, set()
-        rows = _section(text, "Failing findings (")
-        return word, {ln[4:].split(": ", 1)[0] for ln in rows if ln.startswith("  - ")}
+        ids = set(re.findall(r"^     id:   (\S+)$", text, flags=re.M))
+        (head,) = [ln for ln in text.splitlines() if ln.startswith("Failing (")]
+        assert head == f"Failing ({len(ids)}):", (head, ids)
+        return word, ids
     if fmt == "md":
         word = text.splitlines()[0].split()[2].rstrip(":")
         ids = set(re.findall(r"^- `([^`]+)` \(", text, flags=re.M))
@@ -111,7 +108,7 @@ def read_verdict(fmt: str, text: str) -> tuple[str, set[str]]:
 def _report_text(fmt: str, stdout: str) -> str:
     """A table on a terminal ends with where the sweep was stored: not part of the report."""
     if fmt == "table":
-        return re.sub(r"\nSweep \w+ stored in .*\n\Z", "", stdout)
+        return re.sub(r"\nSweep \w+ stored in .*\Z", "", stdout, flags=re.S)  # may wrap
     return stdout
 
 
@@ -206,14 +203,16 @@ def _sweep_every_format(path: Path, db: Path, extra: tuple[str, ...] = ()) -> di
     for fmt in FORMATS:
         live = netcheck(
             "sweep", str(path), "--format", fmt, "--db", str(db), "--no-progress", "--no-diagnose",
-            *extra,
+            *DETAILS.get(fmt, ()), *extra,
         )  # fmt: skip
         assert live.returncode == 1, (fmt, live.stderr, live.stdout[-2000:])
         assert "Traceback" not in live.stderr
         m = re.search(r"[Ss]weep (\w+) stored in ", live.stdout + live.stderr)
         assert m, live.stderr
         stored_id = m.group(1)
-        stored = netcheck("report", stored_id, "--db", str(db), "--format", fmt)
+        stored = netcheck(
+            "report", stored_id, "--db", str(db), "--format", fmt, *DETAILS.get(fmt, ())
+        )
         assert stored.returncode == 1, (fmt, stored.stderr)
         live_text = _report_text(fmt, live.stdout)
         assert stored.stdout == live_text, fmt  # byte for byte, every format
@@ -258,6 +257,7 @@ def test_a_failing_path_mtu_is_no_go_everywhere(tmp_path: Path) -> None:
         PathDirection,
     )
     from netcheck.report.formats import render
+    from netcheck.report.table import Detail, render_table
     from netcheck.result.cells import CellStatus
     from netcheck.store import StoreObserver
 
@@ -284,8 +284,11 @@ def test_a_failing_path_mtu_is_no_go_everywhere(tmp_path: Path) -> None:
     obs.on_finish(sweep)
     outputs: dict[tuple[str, str], str] = {}
     for fmt in FORMATS:
-        outputs[(fmt, "live")] = render(sweep, fmt)
-        stored = netcheck("report", sweep.sweep_id, "--db", str(db), "--format", fmt)
+        live = render_table(sweep, detail=Detail.FULL) if fmt == "table" else render(sweep, fmt)
+        outputs[(fmt, "live")] = live
+        stored = netcheck(
+            "report", sweep.sweep_id, "--db", str(db), "--format", fmt, *DETAILS.get(fmt, ())
+        )
         assert stored.returncode == 1, stored.stderr
         assert stored.stdout == outputs[(fmt, "live")], fmt
         outputs[(fmt, "stored")] = stored.stdout

@@ -1,4 +1,4 @@
-"""The shipped catalog against shared/reference/asr-failback-ports.md, row by row.
+"""The shipped catalog against the documented port table (docs/asr-ports.md, with sources), row by row.
 
 The expected values below are typed in from the reference's table (rows 1–16) and
 its Azure endpoint list, not derived from the catalog, so a wrong edit of

@@ -17,6 +17,8 @@ from netcheck.errors import TransportError
 def test_the_chosen_command_is_the_first_word_naming_one() -> None:
     assert chosen_command(["sweep", "site.yaml", "-v"]) == "sweep"
     assert chosen_command(["-v", "plan", "x.yaml"]) == "plan"
+    assert chosen_command(["--color", "never", "sweep", "x.yaml"]) == "sweep"
+    assert chosen_command(["--color=never", "-q", "nic", "x.yaml"]) == "nic"
     assert chosen_command(["--help"]) is None
     assert chosen_command(["site.yaml", "sweep"]) is None  # not a command: argparse says so
     assert chosen_command([]) is None

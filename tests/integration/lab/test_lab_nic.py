@@ -120,7 +120,11 @@ def test_each_dual_nic_fault_is_detected_and_named(
     assert {check for check, _, _ in found} == {check for check, _, _ in named}
     for f in report["findings"]:
         if f["verdict"] == "fail":
-            assert f["hint"] and f["doc"] == "AS/vmware-azure-prepare-failback.md", f
+            assert (
+                f["hint"]
+                and f["doc"]
+                == "https://learn.microsoft.com/azure/site-recovery/vmware-azure-prepare-failback"
+            ), f
     if fault == "cs_duplicate_failback_ip":
         dup = next(f for f in report["findings"] if f["verdict"] == "fail")
         mac = lab_exec(

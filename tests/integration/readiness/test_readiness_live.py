@@ -18,6 +18,7 @@ from netcheck.plan import build_plan
 from netcheck.readiness import ReadinessResult, Source, Verdict, evaluate
 from netcheck.readiness.live import gather_live_facts
 from netcheck.report import render_json, render_table
+from netcheck.report.table import Detail
 from netcheck.sweep import run_sweep
 from netcheck.topology import Topology, load_topology_text
 from netcheck.transports.local import LocalTransport
@@ -144,7 +145,7 @@ def test_the_sweep_carries_readiness_and_a_fat_volume_makes_it_no_go(tmp_path: P
     assert result.readiness is not None and not result.readiness.go
     assert not result.go  # readiness alone makes it no-go
     assert "facts_s" in result.phases
-    text = render_table(result)
+    text = render_table(result, detail=Detail.FULL, width=400)
     failing = result.readiness.count(Verdict.FAIL)  # FAT, and VMware Tools if not installed
     assert failing >= 1
     assert f"NO-GO: 1 of 1 cells pass; readiness: {failing} failing check" in text

@@ -27,8 +27,10 @@ from netcheck.diagnose import (
 from netcheck.errors import ConfigError
 from netcheck.plan import build_plan
 from netcheck.report import render_json, render_table
+from netcheck.report.diagnose_report import missing_capabilities
 from netcheck.report.html import NOT_MEASURED, render_html
 from netcheck.report.json_report import sweep_to_dict
+from netcheck.report.table import Detail
 from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
@@ -344,7 +346,9 @@ def test_a_failing_path_check_makes_the_sweep_no_go() -> None:
 
 
 def test_terminal_report() -> None:
-    text = render_table(sweep_with(diagnostics(direction(), DROPPED)))
+    sweep = sweep_with(diagnostics(direction(), DROPPED))
+    assert "paths: s2s-vpn ok (echo" in render_table(sweep)  # one line; in full with -v:
+    text = render_table(sweep, detail=Detail.FULL, width=400)
     assert (
         "     where: tcp/9443 dies after vpn-rtr 198.18.200.2 (s2s-vpn) (hop 2), before onprem-gw"
         in text
@@ -444,3 +448,33 @@ def test_a_router_may_have_an_address_per_side() -> None:
         "198.18.200.1 (s2s-vpn)"
     )
     assert identify_path(topo, back.hops, "onprem", "azure")[0] == "s2s-vpn"
+
+
+def test_a_missing_capability_is_said_once_per_host_with_what_enables_it() -> None:
+    why = (
+        "scapy is not installed for this Python; unprivileged ICMP sockets are not allowed "
+        "for this user's groups (net.ipv4.ping_group_range = 1 0)"
+    )
+
+    def gone(kind: str, src: str) -> Measurement:
+        return Measurement(
+            kind, src, None, "mt01", "198.18.2.20", "icmp", 0, Method.UNAVAILABLE, why
+        )
+
+    directions = tuple(
+        PathDirection(src, "mt01", "198.18.2.20", gone("traceroute", src), gone("echo", src),
+                      gone("pmtu", src), None)
+        for src in ("ps-azure", "ps-azure", "cs01")
+    )  # fmt: skip
+    diag = Diagnostics(paths=(PathCheck("s2s-vpn", True, directions, ()),))
+    lines = missing_capabilities(diag)
+    assert len(lines) == 2  # one per host, not one per measurement (nine here)
+    assert lines[0] == (
+        f"not measured on ps-azure: route, echo, path MTU: {why}; to enable: install scapy for "
+        "the agent's Python (apt install python3-scapy), or allow unprivileged ICMP echo "
+        "(sysctl -w net.ipv4.ping_group_range='0 2147483647')"
+    )
+    text = render_table(sweep_with(diag), width=400)
+    assert text.count("scapy is not installed") == 2  # once per host, in the summary
+    full = render_table(sweep_with(diag), width=400, detail=Detail.FULL)
+    assert full.count("scapy is not installed") == 2  # the details do not repeat it

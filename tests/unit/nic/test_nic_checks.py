@@ -370,4 +370,6 @@ def test_the_terminal_section_names_nics_matrix_and_findings() -> None:
     assert "failback  198.18.3.10  eth1  198.18.3.0/24" in text
     assert "*ok" in text
     assert "FAIL    nic-route-choice  cs01 → ps-azure" in text
-    assert "doc: AS/vmware-azure-prepare-failback.md" in text
+    assert (
+        "doc: https://learn.microsoft.com/azure/site-recovery/vmware-azure-prepare-failback" in text
+    )

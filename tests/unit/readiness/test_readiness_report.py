@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 from netcheck.plan import build_plan
-from netcheck.readiness import LiveStatus, evaluate
+from netcheck.readiness import LiveStatus, Verdict, evaluate
 from netcheck.report import render_json, render_table, sweep_to_dict
 from netcheck.report.readiness_report import render_readiness_json, render_readiness_table
+from netcheck.report.table import Detail
 from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
 
@@ -72,15 +73,18 @@ def test_a_failing_check_makes_the_sweep_no_go() -> None:
     sweep = result(readiness=r)
     assert not sweep.go
     assert json.loads(render_json(sweep))["verdict"] == "no-go"
-    text = render_table(sweep)
-    assert "NO-GO: 0 of 0 cells pass; readiness: 1 failing check" in text
+    text = render_table(sweep, width=400)
+    assert text.startswith("NO-GO: 0 of 0 cells pass; readiness: 1 failing check")
+    assert "  1. FAIL  readiness mt-snapshots on mt01" in text  # the failing item
+    assert "readiness: NO-GO (1 fail" in text  # the section's line
+    text = render_table(sweep, width=400, detail=Detail.FULL)
     assert "Failback readiness: NO-GO" in text
     assert "[fail] mt-snapshots on mt01: the master target has snapshots" in text
     assert "     facts: mt01.snapshots=yes (declared)" in text
     # without readiness the sweep verdict is the cells' alone, and the key is null
     assert result().go
     assert json.loads(render_json(result()))["readiness"] is None
-    assert "Failback readiness" not in render_table(result())
+    assert "readiness" not in render_table(result(), detail=Detail.FULL)
 
 
 def test_the_table_says_where_live_facts_came_from() -> None:
@@ -100,3 +104,15 @@ def test_the_command_on_the_examples(capsys: object) -> None:
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "Failback readiness: GO (35 pass)" in out
     assert "replication group 'shop' mixes Windows and Linux" in out
+
+
+def test_each_check_is_listed_once() -> None:
+    # `netcheck readiness` listed every unknown twice (the list, then the details)
+    r = evaluate(TOPO)
+    text = render_readiness_table(r, TOPO)
+    assert r.count(Verdict.UNKNOWN) >= 2
+    for f in r.findings:
+        mentions = [
+            ln for ln in text.splitlines() if f" {f.check} " in f"{ln} " and f.subject in ln
+        ]
+        assert len(mentions) == 1, (f.check, f.subject, mentions)

@@ -17,6 +17,7 @@ from netcheck.bandwidth import (
 from netcheck.report import render_json, render_table
 from netcheck.report.bandwidth_report import render_bandwidth_json, render_bandwidth_table
 from netcheck.report.json_report import sweep_to_dict
+from netcheck.report.table import Detail
 from netcheck.result.model import SweepResult
 from netcheck.topology.bandwidth import BandwidthCheck
 from tests.unit.report.reportkit import RDP, make_sweep
@@ -76,7 +77,12 @@ def test_the_json_report_carries_figures_verdicts_and_samples() -> None:
 
 
 def test_the_terminal_report_has_a_row_per_path_and_direction() -> None:
-    text = render_table(sweep_with(MEASURED, REFUSED))
+    sweep = sweep_with(MEASURED, REFUSED)
+    assert (
+        "bandwidth: ps-azure → mt01 100.0 Mbit/s ok; ps-azure → mt01 (rev) not measured FAIL"
+        in render_table(sweep, width=400).splitlines()
+    )  # one line; the table with -v:
+    text = render_table(sweep, detail=Detail.FULL, width=400)
     assert "Bandwidth (Mbit/s;" in text
     rows = [line for line in text.splitlines() if line.startswith("s2s-vpn")]
     assert len(rows) == 2

@@ -13,6 +13,7 @@ import re
 
 from reportkit import MT_CS, PS_CS, PS_MT, RDP, VM_CS, VM_PS, make_sweep
 
+from netcheck.catalog import docrefs
 from netcheck.plan import build_plan
 from netcheck.report._html_assets import CELL_COLOURS, CSS, JS
 from netcheck.report.html import NOT_MEASURED, cell_class, render_html, rtt_bucket
@@ -189,10 +190,14 @@ def test_csp_admits_exactly_the_inline_style_and_script() -> None:
     assert c.scripts[1] == JS
     assert f"style-src 'sha256-{sha(CSS)}'" in csp
     assert f"script-src 'sha256-{sha(JS)}'" in csp
-    # no external resource anywhere: no src/href pointing outside the page
+    # no external resource anywhere: no src/href pointing outside the page; the one
+    # exception is a link (<a>, navigation, loads nothing) to a public doc page
     for tag, attrs in c.tags:
         for k in ("src", "href"):
             v = attrs.get(k)
+            if tag == "a" and k == "href" and v is not None and v.startswith(docrefs.BASE_URL):
+                assert attrs.get("rel") == "noopener", attrs
+                continue
             assert v is None or v.startswith("#"), (tag, attrs)
     # no inline style attributes (the CSP would block them)
     assert all("style" not in a for _, a in c.tags)

@@ -20,6 +20,7 @@ from reportkit import (
 
 from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
+from netcheck.catalog.docrefs import public_doc
 from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
 from netcheck.report.plan_report import plan_to_dict, render_plan_table
 from netcheck.result.cells import AgentInfo, CellStatus, ProbeQueuing
@@ -167,7 +168,7 @@ def test_every_cell_field() -> None:
         "rtt_source": "tcp_info",
     }
     assert ok["hint"] == ""  # a passing cell needs no fix
-    assert ok["doc"] == CATALOG.rule("vm-to-cs-https").doc
+    assert ok["doc"] == public_doc(CATALOG.rule("vm-to-cs-https").doc)  # the public URLs
     # RTTs in ms, rounded to the microsecond: 0.12, 0.11, 0.15
     assert ok["rtt_ms"] == {
         "min": 0.11,

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from reportkit import PS_CS, PS_MT, RDP, VM_CS, make_sweep, report_plan, spec_of
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.report.junit import render_junit
 from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 
@@ -55,7 +56,7 @@ def test_case_names_and_failure_bodies() -> None:
     assert "connection refused by mt01 127.0.2.20:9443" in (failure.get("message") or "")
     body = failure.text or ""
     rule = plan.rule(spec_of(plan, PS_MT).rule_id)
-    assert f"fix:      {rule.hint}" in body and f"doc:      {rule.doc}" in body
+    assert f"fix:      {rule.hint}" in body and f"doc:      {public_doc(rule.doc)}" in body
     assert "path:     s2s-vpn" in body
     filtered = cases[f"ps-azure/nic0 → cs01/failback tcp/{spec_of(plan, PS_CS).port}"].find(
         "failure"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reportkit import PS_MT, RDP, make_sweep, report_plan, spec_of
 
-from netcheck.report.markdown import md_escape, render_markdown
+from netcheck.report.markdown import md_doc, md_escape, render_markdown
 from netcheck.result.cells import AgentInfo, CellStatus
 
 
@@ -35,7 +35,8 @@ def test_verdict_line_matrix_and_failures() -> None:
     rule = plan.rule(spec_of(plan, PS_MT).rule_id)
     assert "### Failing cells (3)" in text
     assert f"  - fix: {md_escape(rule.hint)}" in text
-    assert f"doc: `{rule.doc}`" in text
+    assert f"doc: {md_doc(rule.doc)}" in text
+    assert "doc: [vmware-azure-prepare-failback](https://learn.microsoft.com/" in text
 
 
 def test_go_partial_and_agents() -> None:

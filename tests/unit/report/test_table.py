@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Any
 
+import pytest
 from reportkit import DEFAULT, MT_CS, RDP, STARTED, VM_CS, VM_PS, make_sweep, report_plan, spec_of
 
 from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
-from netcheck.plan import build_plan
-from netcheck.report.table import MAX_MATRIX_COLUMNS, cell_text, render_table
+from netcheck.catalog.docrefs import public_doc
+from netcheck.report.table import Detail, cell_text, render_table
 from netcheck.result.cells import AgentInfo, CellStatus
-from netcheck.result.model import ResponderInfo
+from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.stats import CellStats, CellVerdict, RttStats, Verdict
-from netcheck.topology import load_topology_text
 
 CATALOG = load_catalog()
 ALL_GOOD = {RDP: "refused"}  # every other cell defaults to open-fast
+
+
+WIDE = 160  # wide enough that no line of the crafted sweep wraps
+
+
+def _table(sweep: SweepResult, **kw: Any) -> str:
+    return render_table(sweep, width=kw.pop("width", WIDE), **kw)
 
 
 def _matrix_rows(text: str) -> dict[str, list[str]]:
@@ -24,40 +33,42 @@ def _matrix_rows(text: str) -> dict[str, list[str]]:
     lines = text.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("from \\ to"))
     out = {}
-    for ln in lines[start + 2 :]:
-        if not ln.strip():
+    for ln in lines[start + 3 :]:
+        if not ln.strip() or ln.startswith("ok = "):
             break
-        label, rest = ln.split(")", 1)
-        out[label + ")"] = rest.split()
+        label, rest = ln.split(" ", 1)
+        out[label] = rest.split()
     return out
 
 
 def _header(text: str) -> list[str]:
-    line = next(ln for ln in text.splitlines() if ln.startswith("from \\ to"))
-    return line.split()[3:]
+    """The column headers: host (first header line) and :port (the second) joined."""
+    lines = text.splitlines()
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("from \\ to"))
+    return [h + p for h, p in zip(lines[i].split()[3:], lines[i + 1].split())]
 
 
 def test_no_go_header_and_counts() -> None:
-    text = render_table(make_sweep())
+    text = _table(make_sweep())
     lines = text.splitlines()
     when = dt.datetime.fromtimestamp(STARTED).strftime("%Y-%m-%d %H:%M:%S")
-    assert lines[0] == (
-        f"netcheck sweep sw-0001 of 'report-demo' (report-demo.yaml) at {when}, 2.5 s"
-    )
-    assert lines[1] == "6 cells, 3 attempts each, timeout 800 ms"
     # PS→CS filtered, PS→MT refused, RDP open though it must be blocked
-    assert lines[2] == "NO-GO: 3 of 6 cells pass"
+    assert lines[0] == "NO-GO: 3 of 6 cells pass"
+    assert lines[1] == (
+        f"sweep sw-0001 of 'report-demo' (report-demo.yaml) at {when}, 2.5 s; "
+        "6 cells, 3 attempts each, timeout 800 ms"
+    )
     assert "PARTIAL" not in text
 
 
 def test_go() -> None:
-    text = render_table(make_sweep(ALL_GOOD))
-    assert text.splitlines()[2] == "GO: 6 of 6 cells pass"
-    assert "Failing cells" not in text
+    text = _table(make_sweep(ALL_GOOD))
+    assert text.splitlines()[0] == "GO: 6 of 6 cells pass"
+    assert "Failing" not in text
 
 
 def test_matrix_cells() -> None:
-    text = render_table(make_sweep())
+    text = _table(make_sweep())
     # a multi-NIC destination gets one column per NIC; '*' marks a remapped port
     assert _header(text) == [
         "cs01/failback:10443*",
@@ -67,89 +78,97 @@ def test_matrix_cells() -> None:
         "ps-azure:3389",
     ]
     rows = _matrix_rows(text)
-    assert list(rows) == [
-        "vm1 (nic0 127.0.4.10)",
-        "ps-azure (nic0 127.0.4.4)",
-        "mt01 (nic0 127.0.2.20)",
-    ]
+    assert list(rows) == ["vm1", "ps-azure", "mt01"]
     # median of 0.12, 0.11, 0.15 is 0.12 ms; '·' where no cell is planned
-    assert rows["vm1 (nic0 127.0.4.10)"] == ["ok", "0.12ms", "ok", "0.12ms", "·", "·", "OPEN!"]
-    assert rows["ps-azure (nic0 127.0.4.4)"] == ["FILTERED", "·", "REFUSED", "·", "·"]
-    assert rows["mt01 (nic0 127.0.2.20)"] == ["·", "·", "·", "ok", "0.12ms", "·"]
+    assert rows["vm1"] == ["ok", "0.12ms", "ok", "0.12ms", "·", "·", "OPEN!"]
+    assert rows["ps-azure"] == ["FILTERED", "·", "REFUSED", "·", "·"]
+    assert rows["mt01"] == ["·", "·", "·", "ok", "0.12ms", "·"]
 
 
 def test_negative_rule_blocked_and_slow_cells() -> None:
-    text = render_table(make_sweep({RDP: "refused", VM_CS: "open-slow"}))
-    vm = _matrix_rows(text)["vm1 (nic0 127.0.4.10)"]
+    text = _table(make_sweep({RDP: "refused", VM_CS: "open-slow"}))
+    vm = _matrix_rows(text)["vm1"]
     # vm1 → cs01 crosses s2s-vpn (max_rtt_ms 30): open, but slow
     assert vm == ["SLOW", "45.0ms", "ok", "0.12ms", "·", "·", "blocked"]
     assert "median RTT 45.0 ms exceeds s2s-vpn's max_rtt_ms 30" in text
 
 
 def test_legend() -> None:
-    text = render_table(make_sweep())
+    text = _table(make_sweep())
     # four open cells with kernel RTTs; remapped columns explained
     assert "ok = open, median RTT (tcp_info: 4); * = port remapped from the documented one" in text
 
 
-def test_failing_cells_carry_why_rule_fix_doc() -> None:
-    lines = render_table(make_sweep()).splitlines()
-    start = lines.index("Failing cells (3):")
-    block = lines[start + 1 : start + 1 + 3 * 5]
+def test_failing_items_come_right_under_the_matrix_with_why_fix_doc() -> None:
+    lines = _table(make_sweep(), width=300).splitlines()  # no line wraps
+    legend = next(i for i, ln in enumerate(lines) if ln.startswith("ok = "))
+    assert lines[legend + 1 : legend + 3] == ["", "Failing (3):"]
+    block = lines[legend + 3 :]
     ps_cs, ps_mt = CATALOG.rule("ps-to-cs-https"), CATALOG.rule("ps-to-mt-data")
-    assert block[:5] == [
-        "  1. ps-azure 127.0.4.4 → cs01 127.0.3.10 tcp/10443 (documented port 443)  [filtered]",
+    assert block[:4] == [
+        "  1. FILTERED  ps-azure → cs01 127.0.3.10 tcp/10443 (documented 443)",
         "     why:  no answer from cs01 127.0.3.10:10443 within 800 ms across s2s-vpn: "
         "a firewall drops the packets or there is no route back",
-        f"     rule: ps-to-cs-https (documented, flows 10; {ps_cs.phase})",
         f"     fix:  {ps_cs.hint}",
-        f"     doc:  {ps_cs.doc}",
+        f"     doc:  {public_doc(ps_cs.doc)}",
     ]
-    assert block[5:10] == [
-        "  2. ps-azure 127.0.4.4 → mt01 127.0.2.20 tcp/9443  [refused]",
+    assert block[4:8] == [
+        "  2. REFUSED  ps-azure → mt01 127.0.2.20 tcp/9443",
         "     why:  connection refused by mt01 127.0.2.20:9443: a TCP reset came back — nothing "
         "listens on the port, or a firewall rejects it",
-        f"     rule: ps-to-mt-data (inferred, flows 12; {ps_mt.phase})",
         f"     fix:  {ps_mt.hint}",
-        f"     doc:  {ps_mt.doc}",
+        f"     doc:  {public_doc(ps_mt.doc)}",
     ]
-    assert block[10:15] == [
-        "  3. vm1 127.0.4.10 → ps-azure 127.0.4.4 tcp/3389  [open]",
+    # a rule of the topology has no documentation page to cite
+    assert block[8:12] == [
+        "  3. OPEN!  vm1 → ps-azure 127.0.4.4 tcp/3389",
         "     why:  ps-azure:3389 is reachable from vm1 but must not be",
-        "     rule: no-rdp (a rule of this topology)",
         "     fix:  Close RDP to the process server.",
-        "     doc:  topology rule",
+        "",
     ]
+
+
+def test_details_add_the_rule_of_each_failing_cell() -> None:
+    lines = _table(make_sweep(), detail=Detail.FULL).splitlines()
+    ps_cs = CATALOG.rule("ps-to-cs-https")
+    i = lines.index("  1. FILTERED  ps-azure → cs01 127.0.3.10 tcp/10443 (documented 443)")
+    assert lines[i + 2] == f"     rule: ps-to-cs-https (documented, flows 10; {ps_cs.phase})"
+    assert "     rule: no-rdp (a rule of this topology)" in lines
+    # each source with its NIC and address
+    assert any(ln.startswith("vm1 (nic0 127.0.4.10)  ") for ln in lines)
+
+
+def test_quiet_is_the_verdict_line_and_the_failing_items() -> None:
+    text = _table(make_sweep(), detail=Detail.QUIET)
+    normal = _table(make_sweep())
+    lines = text.splitlines()
+    assert lines[0] == "NO-GO: 3 of 6 cells pass"
+    assert lines[1] == "Failing (3):"
+    start = normal.index("Failing (3):")
+    assert "\n".join(lines[1:]) == normal[start:].split("\n\n")[0]
+    assert _table(make_sweep(ALL_GOOD), detail=Detail.QUIET) == ("GO: 6 of 6 cells pass\n")
 
 
 def test_partial_sweep() -> None:
     sweep = make_sweep(
         {**ALL_GOOD, MT_CS: CellStatus.NOT_RUN, VM_PS: CellStatus.NOT_RUN}, interrupted=True
     )
-    text = render_table(sweep)
-    assert text.splitlines()[2] == (
-        "NO-GO: 4 of 6 cells pass  (PARTIAL: the sweep was interrupted; unmeasured cells are NOT-RUN)"
+    text = _table(sweep)
+    assert text.splitlines()[0] == (
+        "NO-GO: 4 of 6 cells pass  (PARTIAL: interrupted; unmeasured cells are NOT-RUN)"
     )
-    assert _matrix_rows(text)["mt01 (nic0 127.0.2.20)"] == ["·", "·", "·", "NOT-RUN", "·"]
-    assert _matrix_rows(text)["vm1 (nic0 127.0.4.10)"] == [
-        "ok",
-        "0.12ms",
-        "NOT-RUN",
-        "·",
-        "·",
-        "blocked",
-    ]
-    # an unmeasured cell has no rule/fix lines: nothing was learned about the network
+    assert _matrix_rows(text)["mt01"] == ["·", "·", "·", "NOT-RUN", "·"]
+    assert _matrix_rows(text)["vm1"] == ["ok", "0.12ms", "NOT-RUN", "·", "·", "blocked"]
+    # an unmeasured cell has no fix/doc lines: nothing was learned about the network
     lines = text.splitlines()
-    i = next(i for i, ln in enumerate(lines) if ln.startswith("  1. vm1"))
-    assert lines[i].endswith("[not-run]")
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("  1. NOT-RUN  vm1"))
     assert lines[i + 1] == "     why:  not_run on vm1"
-    assert lines[i + 2].startswith("  2. mt01")
+    assert lines[i + 2].startswith("  2. NOT-RUN  mt01")
 
 
 def test_partial_without_interrupt_flag() -> None:
     # a NOT_RUN cell alone marks the sweep partial
-    text = render_table(make_sweep({**ALL_GOOD, MT_CS: CellStatus.NOT_RUN}))
+    text = _table(make_sweep({**ALL_GOOD, MT_CS: CellStatus.NOT_RUN}))
     assert "NO-GO: 5 of 6 cells pass  (PARTIAL" in text
 
 
@@ -168,21 +187,26 @@ def test_agents_and_responders() -> None:
     sweep = make_sweep(
         {**ALL_GOOD, MT_CS: CellStatus.AGENT_UNAVAILABLE}, agents=agents, responders=responders
     )
-    lines = render_table(sweep).splitlines()
+    lines = _table(sweep).splitlines()
     assert (
-        "Listeners: 2 netcheck responders (nonce-proven end to end), "
+        "listeners: 2 netcheck responders (nonce-proven end to end), "
         "1 real service (mt01 127.0.2.20:9443)"
     ) in lines
     assert "  no responder on ps-azure 127.0.4.4:9443: no agent on the host" in lines
     assert "agent unavailable on mt01 (ssh): Permission denied (publickey)" in lines
     assert "agent lost on ps-azure (ssh): channel closed" in lines
     assert not any(ln.startswith("agent") and "vm1" in ln for ln in lines)
-    assert _matrix_rows("\n".join(lines))["mt01 (nic0 127.0.2.20)"][3] == "NO-AGENT"
+    assert _matrix_rows("\n".join(lines))["mt01"][3] == "NO-AGENT"
 
 
-def test_skipped_rules_are_listed() -> None:
-    text = render_table(make_sweep())
-    lines = text.splitlines()
+def test_skipped_rules_one_line_and_listed_in_the_details() -> None:
+    text = _table(make_sweep())
+    assert (
+        "rules: 2 rules not probed (cs-to-azure-https, ps-to-azure-storage); "
+        "10 rules with no matching hosts"
+    ) in text.splitlines()
+    assert "Not probed by this sweep:" not in text
+    lines = _table(make_sweep(), detail=Detail.FULL, width=300).splitlines()
     i = lines.index("Not probed by this sweep:")
     assert lines[i + 1 : i + 3] == [
         f"  - cs-to-azure-https: {AZURE_NOT_DECLARED}",
@@ -196,28 +220,36 @@ def test_skipped_rules_are_listed() -> None:
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
-def test_wide_sweeps_are_listed_one_cell_per_line() -> None:
-    rules = "".join(
-        f"  - {{id: p{port}, from: 'host:mt01', to: 'host:vm1', port: {port}}}\n"
-        for port in range(5001, 5001 + MAX_MATRIX_COLUMNS)
-    )
-    base = (
-        "version: 1\nname: wide\nsites: {s: {networks: {lan: 127.0.2.0/24}}}\n"
-        "hosts:\n  mt01: {site: s, roles: [master_target], address: 127.0.2.20}\n"
-        "  vm1: {site: s, roles: [protected_vm], address: 127.0.2.10}\nrules:\n"
-    )
-    narrow = build_plan(load_topology_text(base + rules, "wide.yaml"))
-    assert len(narrow.specs) == MAX_MATRIX_COLUMNS
-    assert "from \\ to" in render_table(make_sweep({}, plan=narrow))
-    one_more = rules + "  - {id: p9, from: 'host:mt01', to: 'host:vm1', port: 9}\n"
-    wide = build_plan(load_topology_text(base + one_more, "wide.yaml"))
-    text = render_table(make_sweep({("mt01", "vm1", 5003): "refused"}, plan=wide))
+@pytest.mark.parametrize("width", [60, 80, 100, 160])
+def test_no_line_is_wider_than_the_terminal_but_a_url(width: int) -> None:
+    for detail in Detail:
+        for sweep in (make_sweep(), make_sweep(ALL_GOOD)):
+            for line in _table(sweep, width=width, detail=detail).splitlines():
+                if len(line) > width:  # a word that fits no line (a URL) is never broken:
+                    # it stays whole, alone or beside its label
+                    assert re.fullmatch(r"\s*(doc:\s+)?\S+", line), line
+                    assert len(line.split()[-1]) > width // 2, line
+
+
+def test_a_matrix_wider_than_the_terminal_becomes_one_line_per_source() -> None:
+    text = _table(make_sweep(), width=70)
     assert "from \\ to" not in text
     lines = text.splitlines()
-    header = next(ln for ln in lines if ln.startswith("from "))
-    assert header.split() == ["from", "to", "port", "result", "rule"]
-    row = next(ln for ln in lines if "tcp/5003" in ln)
-    assert row.split() == ["mt01/nic0", "vm1/nic0", "127.0.2.10", "tcp/5003", "REFUSED", "p5003"]
+    assert "vm1 → cs01/failback:10443* ok 0.12ms, ps-azure:9443 ok 0.12ms," in lines
+    assert "    ps-azure:3389 OPEN!" in lines
+    assert "ps-azure → cs01/failback:10443* FILTERED, mt01:9443 REFUSED" in lines
+    assert "mt01 → cs01/source:10443* ok 0.12ms" in lines
+    assert "from \\ to" in _table(make_sweep(), width=80)  # the matrix when it fits
+
+
+def test_colour_marks_the_verdict_and_the_failing_cells_only_when_asked() -> None:
+    plain = _table(make_sweep())
+    assert "\x1b[" not in plain
+    coloured = _table(make_sweep(), color=True)
+    assert coloured.splitlines()[0].startswith("\x1b[1;31mNO-GO\x1b[0m: 3 of 6")
+    assert "\x1b[1;31mFILTERED\x1b[0m" in coloured and "\x1b[32mok 0.12ms\x1b[0m" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain  # colour changes no layout
+    assert _table(make_sweep(ALL_GOOD), color=True).startswith("\x1b[1;32mGO\x1b[0m")
 
 
 def _verdict(

@@ -75,9 +75,11 @@ def test_only_readiness_fails_every_format_says_no_go_and_why() -> None:
     assert counts[("readiness", "mt-snapshots")] == 0
 
     table = render(sweep, "table")
-    assert table.splitlines()[2].startswith("NO-GO: 6 of 6 cells pass")
-    assert "failing findings: 1 readiness" in table.splitlines()[2]
-    assert "  - readiness:mt-scsi-controller:mt01: a Paravirtual SCSI" in table
+    assert table.splitlines()[0].startswith("NO-GO: 6 of 6 cells pass")
+    assert "failing findings: 1 readiness" in " ".join(table.split("\n", 2)[:2])  # wrapped at 80
+    lines = table.splitlines()
+    i = lines.index("  1. FAIL  readiness mt-scsi-controller on mt01")
+    assert lines[i + 1].startswith("     why:  a Paravirtual SCSI")
     assert "- `readiness:mt-scsi-controller:mt01` (readiness)" in render(sweep, "md")
     assert "<code>readiness:mt-scsi-controller:mt01</code>" in render(sweep, "html")
 
