@@ -25,6 +25,7 @@ import csv
 import datetime as dt
 import io
 
+from netcheck.catalog.docrefs import public_doc
 from netcheck.result.findings import Finding
 from netcheck.result.model import SweepResult
 
@@ -101,7 +102,7 @@ def _finding_fields(f: Finding) -> dict[str, str]:
         "verdict": f.verdict.value,
         "reason": _text(f.reason),
         "hint": _text(f.hint),
-        "doc": _text(f.doc),
+        "doc": _text(public_doc(f.doc)),
     }
 
 
