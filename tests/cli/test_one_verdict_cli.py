@@ -243,9 +243,6 @@ def test_a_failing_application_probe_is_no_go_everywhere(dns_fixture: Path, tmp_
 def test_a_failing_path_mtu_is_no_go_everywhere(tmp_path: Path) -> None:
     """A crafted result (the path MTU a router reported is below the path's `mtu`),
     stored by the real store, rendered live in-process and by `netcheck report`."""
-    sys.path.insert(0, str(ROOT / "tests" / "unit" / "report"))
-    from reportkit import RDP, TOPOLOGY, make_sweep
-
     from netcheck.diagnose.model import (
         Diagnostics,
         Finding,
@@ -260,6 +257,7 @@ def test_a_failing_path_mtu_is_no_go_everywhere(tmp_path: Path) -> None:
     from netcheck.report.table import Detail, render_table
     from netcheck.result.cells import CellStatus
     from netcheck.store import StoreObserver
+    from tests.unit.report.reportkit import RDP, TOPOLOGY, make_sweep
 
     pmtu = Measurement(
         "pmtu", "ps-azure", "127.0.3.4", "mt01", "127.0.2.20", "tcp", 9443, Method.SCAPY,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from reportkit import (
+from netcheck.diff import Change, SweepDiff, diff_sweeps
+from netcheck.plan import build_plan
+from netcheck.report.diff_report import render_diff_json, render_diff_table
+from netcheck.result.cells import CellStatus
+from netcheck.topology import load_topology_text
+from tests.unit.report.reportkit import (
     DEFAULT,
     MT_CS,
     PS_CS,
@@ -22,12 +24,6 @@ from reportkit import (
     make_sweep,
     spec_of,
 )
-
-from netcheck.diff import Change, SweepDiff, diff_sweeps
-from netcheck.plan import build_plan
-from netcheck.report.diff_report import render_diff_json, render_diff_table
-from netcheck.result.cells import CellStatus
-from netcheck.topology import load_topology_text
 
 
 def _ids(d: SweepDiff, change: Change) -> set[str]:

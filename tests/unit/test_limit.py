@@ -4,14 +4,10 @@ JSON, the store, and `diff`, which refuses a limited sweep against a complete on
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from reportkit import TOPOLOGY, make_sweep, report_plan
 
 from netcheck.diff import diff_sweeps
 from netcheck.errors import UsageError
@@ -22,6 +18,7 @@ from netcheck.report.table import render_table
 from netcheck.results import CellStatus
 from netcheck.store import StoreObserver, load_sweep, open_store
 from netcheck.topology import load_topology
+from tests.unit.report.reportkit import TOPOLOGY, make_sweep, report_plan
 
 DEMO = Path(__file__).resolve().parents[2] / "topologies" / "local-demo.yaml"
 LAB = DEMO.parent / "lab" / "failback-topology.yaml"

@@ -46,7 +46,7 @@ def test_exec_start_is_a_watch_command_line_netcheck_accepts(override: dict[str,
     assert set(env) == {"NETCHECK_LISTEN", "NETCHECK_INTERVAL", "NETCHECK_ARGS"}
     argv = _argv(exec_start, {**env, **override}, "onprem")
     assert argv[:3] == ["/usr/local/bin/netcheck", "watch", "/etc/netcheck/onprem.yaml"]
-    args = _build_parser().parse_args(argv[1:])
+    args = _build_parser(argv[1:]).parse_args(argv[1:])
     assert args.interval == 60.0
     assert args.listen == override.get("NETCHECK_LISTEN", "127.0.0.1:9469")
     assert str(args.known_hosts) == "/var/lib/netcheck/.ssh/known_hosts"

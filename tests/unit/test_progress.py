@@ -4,14 +4,10 @@ phase no longer shows as a finished "cells 11/11"."""
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from reportkit import make_sweep, report_plan
 
 from netcheck.observers import Observers
 from netcheck.progress import TerminalProgress
+from tests.unit.report.reportkit import make_sweep, report_plan
 
 
 class _Tty(io.StringIO):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -24,9 +22,7 @@ from netcheck.watch import (
     parse_interval,
     run_watch,
 )
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from reportkit import make_sweep
+from tests.unit.report.reportkit import make_sweep
 
 
 @pytest.mark.parametrize(

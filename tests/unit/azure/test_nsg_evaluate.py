@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from nsgdocs import (
+
+from netcheck.azure.nsg.evaluate import Outcome
+from netcheck.azure.nsg.parse import build_export, parse_nsgs, parse_route_tables, parse_vnets
+from tests.unit.azure.nsgdocs import (
     ASG_VMS,
     CS,
     PS1,
@@ -21,9 +24,6 @@ from nsgdocs import (
     rule,
     vnet,
 )
-
-from netcheck.azure.nsg.evaluate import Outcome
-from netcheck.azure.nsg.parse import build_export, parse_nsgs, parse_route_tables, parse_vnets
 
 
 @dataclass(frozen=True)
@@ -410,9 +410,8 @@ def test_no_nic_nsgs_means_the_nic_level_passes_without_nic_export() -> None:
 
 
 def test_no_azure_end_no_prediction() -> None:
-    from nsgdocs import scope
-
     from netcheck.azure.nsg.predict import predict_flow
+    from tests.unit.azure.nsgdocs import scope
 
     ex = export([on_ps_subnet()])
     assert predict_flow(CS, "198.18.2.20", "tcp", 443, ex, scope(ex)) is None
@@ -444,9 +443,8 @@ ROUTES = [
 
 
 def route_export():  # type: ignore[no-untyped-def]
-    from nsgdocs import default_nics
-
     from netcheck.azure.nsg.parse import parse_nics
+    from tests.unit.azure.nsgdocs import default_nics
 
     return build_export(
         parse_nsgs([on_ps_subnet(), on_app_subnet()], "nsgs.json"),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nsgdocs import SUBNET_A, export, nsg, rule, scope
 
 from netcheck.azure.nsg import load_export
 from netcheck.azure.nsg.nft import nft_tables
 from netcheck.azure.nsg.predict import tag_scope
 from netcheck.topology import load_topology
+from tests.unit.azure.nsgdocs import SUBNET_A, export, nsg, rule, scope
 
 ROOT = Path(__file__).resolve().parents[3]
 LAB = ROOT / "tests" / "fixtures" / "azure" / "lab"

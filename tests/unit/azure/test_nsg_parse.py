@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from nsgdocs import NET, SUBNET_B, nic, nsg, rule, vnet
 
 from netcheck.azure.nsg import AzureExportError, load_export
 from netcheck.azure.nsg.model import Access, Direction, PortRange
 from netcheck.azure.nsg.parse import build_export, parse_nics, parse_nsgs, parse_vnets
 from netcheck.errors import ConfigError
+from tests.unit.azure.nsgdocs import NET, SUBNET_B, nic, nsg, rule, vnet
 
 LAB = Path(__file__).resolve().parents[2] / "fixtures" / "azure" / "lab"
 

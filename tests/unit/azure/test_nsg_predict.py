@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nsgdocs import PS1, VM1, export, nsg, predict, rule
 
 from netcheck.azure.nsg import compare, load_export, predict_plan
 from netcheck.azure.nsg.compare import NsgFinding
@@ -13,6 +12,7 @@ from netcheck.azure.nsg.evaluate import Outcome
 from netcheck.plan import build_plan
 from netcheck.stats import Verdict
 from netcheck.topology import load_topology
+from tests.unit.azure.nsgdocs import PS1, VM1, export, nsg, predict, rule
 
 ROOT = Path(__file__).resolve().parents[3]
 LAB = ROOT / "tests" / "fixtures" / "azure" / "lab"
@@ -78,7 +78,7 @@ def _allowed():  # type: ignore[no-untyped-def]
 
 
 def _denied():  # type: ignore[no-untyped-def]
-    from nsgdocs import SUBNET_B
+    from tests.unit.azure.nsgdocs import SUBNET_B
 
     return predict(
         export([nsg("nsg-ps", [rule("deny-replication", 200)], subnets=(SUBNET_B,))]), VM1, PS1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nsgdocs import PS1, SUBNET_B, VM1, export, nsg, predict, rule
 
 from netcheck.azure.nsg.evaluate import Outcome
+from tests.unit.azure.nsgdocs import PS1, SUBNET_B, VM1, export, nsg, predict, rule
 
 PORT = 9443
 

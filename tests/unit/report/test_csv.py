@@ -7,15 +7,14 @@ import csv
 import dataclasses
 import io
 
-from reportkit import PS_MT, RDP, TOPOLOGY, make_sweep
-from test_bandwidth_report import REFUSED
-
 from netcheck.limit import limit_plan
 from netcheck.plan import build_plan
 from netcheck.report.csv_report import COLUMNS
 from netcheck.report.formats import FORMATS, render
 from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
+from tests.unit.report.reportkit import PS_MT, RDP, TOPOLOGY, make_sweep
+from tests.unit.report.test_bandwidth_report import REFUSED
 
 ODD_HOST = 'cs,"01"'
 ODD_NAME = 'report,"demo"'

@@ -8,7 +8,6 @@ import dataclasses
 import re
 
 import pytest
-from reportkit import make_sweep, report_plan
 
 from netcheck.catalog.docrefs import ARTICLES, BASE_URL, INCLUDES
 from netcheck.nic.model import HostNicReport, NicFinding, NicVerdict
@@ -17,6 +16,7 @@ from netcheck.report.formats import FORMATS, render
 from netcheck.report.html import render_html
 from netcheck.report.markdown import render_markdown
 from netcheck.result.model import SweepResult
+from tests.unit.report.reportkit import make_sweep, report_plan
 
 KNOWN = {BASE_URL + a for a in ARTICLES} | {BASE_URL + page for page in INCLUDES.values()}
 RAW_REF = re.compile(r"\b(?:AS|INC)/[A-Za-z0-9-]+\.md\b")

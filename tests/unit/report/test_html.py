@@ -11,8 +11,6 @@ import html.parser
 import json
 import re
 
-from reportkit import MT_CS, PS_CS, PS_MT, RDP, VM_CS, VM_PS, make_sweep
-
 from netcheck.catalog import docrefs
 from netcheck.plan import build_plan
 from netcheck.report._html_assets import CELL_COLOURS, CSS, JS
@@ -22,6 +20,7 @@ from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sa
 from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.stats import CellStats, CellVerdict, RttStats, Verdict
 from netcheck.topology import load_topology_text
+from tests.unit.report.reportkit import MT_CS, PS_CS, PS_MT, RDP, VM_CS, VM_PS, make_sweep
 
 ALL_GOOD_KINDS = {RDP: "refused"}  # every other cell defaults to open-fast
 

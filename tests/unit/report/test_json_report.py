@@ -7,7 +7,15 @@ import json
 import re
 from pathlib import Path
 
-from reportkit import (
+from netcheck.appplan import AZURE_NOT_DECLARED
+from netcheck.catalog import load_catalog
+from netcheck.catalog.docrefs import public_doc
+from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
+from netcheck.report.plan_report import plan_to_dict, render_plan_table
+from netcheck.result.cells import AgentInfo, CellStatus, ProbeQueuing
+from netcheck.result.findings import Finding
+from netcheck.result.model import ResponderInfo
+from tests.unit.report.reportkit import (
     MT_CS,
     PS_CS,
     PS_MT,
@@ -17,15 +25,6 @@ from reportkit import (
     report_plan,
     spec_of,
 )
-
-from netcheck.appplan import AZURE_NOT_DECLARED
-from netcheck.catalog import load_catalog
-from netcheck.catalog.docrefs import public_doc
-from netcheck.report import SCHEMA_VERSION, render_json, render_plan_json, sweep_to_dict
-from netcheck.report.plan_report import plan_to_dict, render_plan_table
-from netcheck.result.cells import AgentInfo, CellStatus, ProbeQueuing
-from netcheck.result.findings import Finding
-from netcheck.result.model import ResponderInfo
 
 CATALOG = load_catalog()
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
-from reportkit import PS_CS, PS_MT, RDP, VM_CS, make_sweep, report_plan, spec_of
-
 from netcheck.catalog.docrefs import public_doc
 from netcheck.report.junit import render_junit
 from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
+from tests.unit.report.reportkit import PS_CS, PS_MT, RDP, VM_CS, make_sweep, report_plan, spec_of
 
 
 def _parse(text: str) -> ET.Element:

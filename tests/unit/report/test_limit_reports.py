@@ -9,11 +9,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
-from reportkit import make_sweep
 
 from netcheck.limit import limit_plan
 from netcheck.report.formats import FORMATS, render
 from netcheck.result.model import SweepResult
+from tests.unit.report.reportkit import make_sweep
 
 
 def _limited() -> SweepResult:

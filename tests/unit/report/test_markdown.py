@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from reportkit import PS_MT, RDP, make_sweep, report_plan, spec_of
-
 from netcheck.report.markdown import md_doc, md_escape, render_markdown
 from netcheck.result.cells import AgentInfo, CellStatus
+from tests.unit.report.reportkit import PS_MT, RDP, make_sweep, report_plan, spec_of
 
 
 def _table(text: str) -> list[list[str]]:

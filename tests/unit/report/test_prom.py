@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_classic
-from reportkit import DEFAULT, PS_MT, VM_CS, make_sweep, report_plan, spec_of
 
 from netcheck.report.prom import (
     MetricFamily,
@@ -20,6 +19,7 @@ from netcheck.report.prom import (
 )
 from netcheck.result.cells import AgentInfo, CellStatus
 from tests.conftest import require
+from tests.unit.report.reportkit import DEFAULT, PS_MT, VM_CS, make_sweep, report_plan, spec_of
 
 
 def _families(text: str) -> dict[str, object]:

@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
-from reportkit import PS_CS, PS_MT, RDP, TOPOLOGY, VM_CS, make_sweep, report_plan, spec_of
 
 from netcheck.bandwidth import BandwidthOutcome, BandwidthStatus
 from netcheck.plan import build_plan
@@ -19,6 +18,16 @@ from netcheck.result.cells import CellResult, CellStatus, Outcome, Sample
 from netcheck.result.model import SweepResult
 from netcheck.topology import load_topology_text
 from netcheck.topology.bandwidth import BandwidthCheck
+from tests.unit.report.reportkit import (
+    PS_CS,
+    PS_MT,
+    RDP,
+    TOPOLOGY,
+    VM_CS,
+    make_sweep,
+    report_plan,
+    spec_of,
+)
 
 _ADDRESS = re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
 

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from reportkit import DEFAULT, MT_CS, RDP, STARTED, VM_CS, VM_PS, make_sweep, report_plan, spec_of
 
 from netcheck.appplan import AZURE_NOT_DECLARED
 from netcheck.catalog import load_catalog
@@ -16,6 +15,17 @@ from netcheck.report.table import Detail, cell_text, render_table
 from netcheck.result.cells import AgentInfo, CellStatus
 from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.stats import CellStats, CellVerdict, RttStats, Verdict
+from tests.unit.report.reportkit import (
+    DEFAULT,
+    MT_CS,
+    RDP,
+    STARTED,
+    VM_CS,
+    VM_PS,
+    make_sweep,
+    report_plan,
+    spec_of,
+)
 
 CATALOG = load_catalog()
 ALL_GOOD = {RDP: "refused"}  # every other cell defaults to open-fast

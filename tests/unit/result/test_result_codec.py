@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
-from reportkit import report_plan
 
 from netcheck.bandwidth.model import BandwidthOutcome
 from netcheck.catalog import Evidence
@@ -21,6 +15,7 @@ from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, Sa
 from netcheck.result.codec import dumps, loads, result_from_dict, result_to_dict
 from netcheck.result.model import ResponderInfo, SweepResult
 from netcheck.topology.bandwidth import BandwidthCheck
+from tests.unit.report.reportkit import report_plan
 
 PLAN = report_plan()
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8)

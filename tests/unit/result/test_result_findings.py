@@ -6,22 +6,18 @@ stored) is tests/cli/test_one_verdict_cli.py.
 
 from __future__ import annotations
 
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
-from reportkit import RDP, make_sweep
 
 from netcheck.nic.model import HostNicReport, NicFinding, NicVerdict
 from netcheck.readiness.model import Finding as ReadinessFinding
 from netcheck.readiness.model import ReadinessResult, Verdict
 from netcheck.report.formats import render
 from netcheck.result.findings import Finding, FindingVerdict, finding_id, is_go
+from tests.unit.report.reportkit import RDP, make_sweep
 
 
 def _readiness_fails() -> ReadinessResult:

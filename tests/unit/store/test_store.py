@@ -8,14 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
-from reportkit import DEFAULT, PS_MT, RDP, TOPOLOGY, make_sweep, report_plan, spec_of
 
 from netcheck.errors import StoreError
 from netcheck.report.formats import FORMATS
@@ -32,6 +28,15 @@ from netcheck.store import (
     topology_digest,
 )
 from netcheck.store import schema as schema_mod
+from tests.unit.report.reportkit import (
+    DEFAULT,
+    PS_MT,
+    RDP,
+    TOPOLOGY,
+    make_sweep,
+    report_plan,
+    spec_of,
+)
 
 AGENTS = (
     AgentInfo(

@@ -76,7 +76,7 @@ def test_hello_batch_responders_bye(arun: Any, listen: Any, free_port: Any) -> N
         await co.send(p.ProbeBatch("b1", probes, concurrency=8))
         msgs = await co.until(p.BatchDone)
         results: Dict[str, p.Result] = {m.cell: m for m in msgs if isinstance(m, p.Result)}
-        assert msgs[-1] == p.BatchDone("b1", 4)
+        assert msgs[-1] == p.BatchDone("b1", 4, queued=0, limit=8)  # nothing waited for a slot
         assert [s.outcome for s in results["open"].samples] == ["open", "open"]
         assert results["closed"].samples[0].outcome == "refused"
         assert results["proven"].samples[0].outcome == "open"
@@ -115,7 +115,7 @@ def test_malformed_input_gets_errors_and_the_session_goes_on(arun: Any) -> None:
         assert "probes[0].kind" in errors[1].message  # type: ignore[union-attr]
         assert await co.recv() == p.Error("nope", "bad_message", "no such responder id")
         await co.send(p.ProbeBatch("ok", ()))
-        assert await co.recv() == p.BatchDone("ok", 0)
+        assert await co.recv() == p.BatchDone("ok", 0, queued=None, limit=256)  # no attempt
         await co.send(p.Bye())
         assert await task == "bye"
 
@@ -251,7 +251,7 @@ def test_any_channel_with_receive_and_send_works(arun: Any, listen: Any) -> None
         cells = tuple(p.ProbeRequest(f"c{i}", "tcp_connect", "127.0.0.11", port) for i in range(20))
         await co.send(p.ProbeBatch("b", cells, concurrency=5))
         msgs = await co.until(p.BatchDone)
-        assert len(msgs) == 21 and msgs[-1] == p.BatchDone("b", 20)
+        assert len(msgs) == 21 and msgs[-1] == p.BatchDone("b", 20, queued=0, limit=5)
         await co.send(p.Bye())
         assert await co.recv() == p.Bye()
         assert await task == "bye"

@@ -112,7 +112,13 @@ def test_hello_batch_bye(listen: Any, tmp_path: Path) -> None:
         )
         msgs = [read_msg(proc) for _ in range(3)]
         results = {m["cell"]: m for m in msgs if m["type"] == "result"}
-        assert msgs[-1] == {"type": "batch_done", "batch": "b1", "cells": 2}
+        assert msgs[-1] == {
+            "type": "batch_done",
+            "batch": "b1",
+            "cells": 2,
+            "queued": 0,
+            "limit": 4,
+        }
         assert [s["outcome"] for s in results["a"]["samples"]] == ["open", "open"]
         assert results["b"]["samples"][0]["proven"] is True
         send(proc, {"type": "bye"})

@@ -1,6 +1,6 @@
 """The scheduler's epoll engine on real sockets on 127.0.0.0/8 (and ::1).
 
-Every outcome the coroutine probe is proven for in test_agent_tcp_connect_live.py,
+Every outcome the coroutine probe is proven for in test_tcp_connect_live.py,
 now through ``run_batch(engine="epoll")``: open, refused, timeout (a full
 accept queue), proven by the real responder, handshake-only, a bound source
 address; plus both engines agreeing, no descriptor left behind, and cancel.

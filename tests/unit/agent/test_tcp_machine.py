@@ -3,7 +3,7 @@
 No network: a scripted socket plays what the kernel would say (connect_ex's
 return, TCP_INFO's state and RTT, SO_ERROR, send/recv behaviour), so every
 transition and outcome is pinned here; the real path is proven in
-tests/integration/agent/test_agent_engine_live.py.
+tests/integration/agent/test_engine_live.py.
 """
 
 from __future__ import annotations
