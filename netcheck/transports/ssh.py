@@ -168,6 +168,9 @@ def _explain_start_failure(stderr: str) -> str:
     low = stderr.lower()
     if "not found" in low or "not recognized" in low or "no such file" in low:
         return f"the agent could not start: Python not found on the host ({last}); set agent.python"
+    if "unknown option" in low:  # -I (AGENT_PYTHON_OPTIONS) is Python 3.4+
+        first = escape_control(stderr.strip().splitlines()[0])
+        return f"the agent could not start: the host's Python is too old, 3.9 or newer needed ({first})"
     if "syntaxerror" in low or "requires python" in low:
         return (
             f"the agent could not start: the host's Python is too old, 3.9 or newer needed ({last})"
