@@ -45,7 +45,7 @@ from netcheck.lab import Lab, LabState, lab_down, lab_exec, lab_up
 from netcheck.lab.fleet import TARGETS, fleet_lab, fleet_topology, start_targets
 from netcheck.transports.ssh import REMOTE_DIR, agent_zipapp
 
-PREFIX = "ncf-"
+PREFIX = "fanb-"  # unique on this machine: lab_down removes every namespace with it
 AGENT_PYTHON = "/usr/bin/python3"
 #: where an agent lives on a host: the uploaded zipapp, and the zipapp's extracted and
 #: compiled copy (see netcheck_agent.zipapp_build); both private per host
