@@ -22,7 +22,14 @@ from typing import TypeVar, cast
 
 from netcheck_agent import protocol as p
 
-from netcheck.deadline import HELLO_TIMEOUT_S, MARGIN_S, SEND_TIMEOUT_S, Budget, ProbeLoad
+from netcheck.deadline import (
+    HELLO_TIMEOUT_S,
+    MARGIN_S,
+    SEND_TIMEOUT_S,
+    Budget,
+    ProbeLoad,
+    StartPace,
+)
 from netcheck.errors import AgentLost, ProtocolError, TransportError
 from netcheck.peertext import decode_peer_line, sanitize_peer_message
 from netcheck.transports.base import AgentChannel
@@ -71,6 +78,34 @@ def _peer_message(item: bytes | p.Message) -> p.Message:
     return sanitize_peer_message(item)
 
 
+async def _hello_line(
+    host: str, channel: AgentChannel, pace: StartPace, began: float
+) -> bytes | None:
+    """The agent's first line, waited for until `pace` gives the agent up.
+
+    The read runs in a task of its own that is never cancelled while waiting: the
+    limit is checked again whenever it passes, as other agents' progress moves it.
+    """
+    loop = asyncio.get_running_loop()
+    spawned = loop.time()
+    read = asyncio.ensure_future(channel.receive())
+    try:
+        while True:
+            left = pace.hello_deadline(began, spawned) - loop.time()
+            if left <= 0:
+                break
+            done, _ = await asyncio.wait({read}, timeout=left)
+            if done:
+                return read.result()
+    finally:
+        if not read.done():
+            read.cancel()
+            with contextlib.suppress(BaseException):
+                await read
+    await channel.close()
+    raise TransportError(host, pace.explain(began, spawned, loop.time()))
+
+
 def _secs(seconds: float) -> str:
     return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}"
 
@@ -114,15 +149,20 @@ class AgentClient:
         channel: AgentChannel,
         timeout: float = HELLO_TIMEOUT_S,
         margin_s: float = MARGIN_S,
+        pace: StartPace | None = None,
+        began: float | None = None,
     ) -> AgentClient:
-        """Wait for the agent's hello; a channel that says anything else is not an agent."""
-        try:
-            line = await _within(channel.receive(), timeout)
-        except asyncio.TimeoutError:
-            await channel.close()
-            raise TransportError(
-                host, f"the agent did not say hello within {timeout:g} s"
-            ) from None
+        """Wait for the agent's hello; a channel that says anything else is not an agent.
+
+        Alone, the agent has `timeout` s. In a sweep, `pace` (shared by its agents) sets
+        the limit from the fleet's progress, `began` being when this host's connect began
+        (the event loop's clock); a hello received counts as progress.
+        """
+        loop = asyncio.get_running_loop()
+        if pace is None:
+            pace = StartPace(timeout, timeout)
+        line = await _hello_line(host, channel, pace, loop.time() if began is None else began)
+        pace.progress(loop.time())
         if line is None:
             await channel.close()
             raise TransportError(host, "the agent exited before saying hello")

@@ -25,6 +25,7 @@ __all__ = [
     "SEND_TIMEOUT_S",
     "Budget",
     "ProbeLoad",
+    "StartPace",
 ]
 
 #: Fixed part of every margin: an SSH round trip, a busy event loop, a slow host.
@@ -36,7 +37,8 @@ SEND_TIMEOUT_S = 30.0
 #: Starting an agent: SSH login, the zipapp upload (once per version), the process start.
 #: Not from the plan (it does not depend on it); the hello has its own limit after it.
 AGENT_START_S = 120.0
-#: From a started agent process to its hello (Python start, capability detection).
+#: From a started agent process to its hello (Python start, capability detection), with
+#: no other agent of the sweep getting further meanwhile (see `StartPace`).
 HELLO_TIMEOUT_S = 20.0
 
 
@@ -108,3 +110,57 @@ class ProbeLoad:
         if waves > 1:
             each = f"{waves} waves of {self.concurrency} cells × ({each})"
         return Budget(work_s + margin, f"{each} + {margin:.0f} s margin")
+
+
+class StartPace:
+    """When a sweep gives up on an agent that has not said hello: per host, fleet-aware.
+
+    A fixed hello limit turns load into a verdict: sixty agents starting at once on
+    a loaded machine (or behind one busy coordinator) each take longer than one
+    alone, and the last ones missed 20 s though nothing was wrong. So a host's limit
+    is counted from its own start, and stretched while the fleet makes progress:
+
+    - the agent must say hello within `quiet_s` of its process start, or of the last
+      time any agent of the sweep got further (logged in, started, said hello),
+      whichever is later: a fleet still coming up is load, not a dead host;
+    - and never later than `cap_s` after this host's SSH connect began, so a dead
+      agent in a busy fleet still fails in bounded time.
+
+    Alone (or after every other agent is up) a silent agent fails after `quiet_s`,
+    as before. The state is only the time of the last progress; the caller passes
+    the clock's readings (one monotonic clock), so this class stays pure.
+    """
+
+    __slots__ = ("cap_s", "last_progress", "quiet_s")
+
+    def __init__(self, quiet_s: float = HELLO_TIMEOUT_S, cap_s: float = AGENT_START_S) -> None:
+        if not (quiet_s > 0 and cap_s >= quiet_s):
+            raise ValueError(f"need 0 < quiet_s <= cap_s, got {quiet_s!r}, {cap_s!r}")
+        self.quiet_s = quiet_s
+        self.cap_s = cap_s
+        self.last_progress = -math.inf
+
+    def progress(self, now: float) -> None:
+        """An agent of the sweep got further at `now`."""
+        self.last_progress = max(self.last_progress, now)
+
+    def hello_deadline(self, began: float, spawned: float) -> float:
+        """When to give up on the hello of an agent whose connect began at `began` and
+        whose process started at `spawned`."""
+        quiet_end = max(spawned, self.last_progress) + self.quiet_s
+        return min(began + self.cap_s, quiet_end)
+
+    def explain(self, began: float, spawned: float, now: float) -> str:
+        """Why the agent is given up at `now`, for the host's reason."""
+        waited = now - spawned
+        if now - began >= self.cap_s and began < spawned:
+            return (
+                f"the agent did not say hello within {self.cap_s:g} s of the SSH connect "
+                f"({waited:.0f} s after it started)"
+            )
+        if self.last_progress <= spawned:
+            return f"the agent did not say hello within {self.quiet_s:g} s"
+        return (
+            f"the agent did not say hello within {waited:.0f} s of its start (no agent "
+            f"of the sweep got further in the last {self.quiet_s:g} s)"
+        )

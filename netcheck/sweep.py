@@ -28,7 +28,7 @@ from netcheck.azure.nsg import Predictions
 from netcheck.azure.nsg.compare import NsgFinding, compare_cells
 from netcheck.bandwidth import BandwidthOutcome, BandwidthStatus, run_bandwidth_checks
 from netcheck.bandwidth.run import unavailable as bandwidth_not_run
-from netcheck.deadline import AGENT_START_S, ProbeLoad
+from netcheck.deadline import AGENT_START_S, ProbeLoad, StartPace
 from netcheck.diagnose import DiagnoseSettings, Diagnostics, run_diagnostics
 from netcheck.errors import AgentLost, TransportError
 from netcheck.nic.run import ALL_NICS, NicOptions, NicSession
@@ -149,6 +149,8 @@ class _Sweep:
         self.sweep_id = uuid.uuid4().hex[:12]
         self.nonce = secrets.token_hex(16)
         self.gate = asyncio.Semaphore(host_concurrency)
+        # the agents' hello limit: per host, stretched while the fleet comes up
+        self.pace = StartPace()
         self.results: dict[str, CellResult] = {}
         self.agents: dict[str, AgentInfo] = {}
         self.responders: list[ResponderInfo] = []
@@ -257,6 +259,7 @@ class _Sweep:
         self, host: Host, transport: Transport
     ) -> tuple[AgentClient, dict[str, float]]:
         t0 = time.perf_counter()
+        began = asyncio.get_running_loop().time()  # this host's own start-up clock
         try:
             channel = await asyncio.wait_for(transport.start(host), AGENT_START_S)
         except asyncio.TimeoutError:
@@ -265,7 +268,8 @@ class _Sweep:
                 f"the agent did not start within {AGENT_START_S:g} s (login, upload, start)",
             ) from None
         t1 = time.perf_counter()
-        client = await AgentClient.connect(host.name, channel)
+        self.pace.progress(asyncio.get_running_loop().time())
+        client = await AgentClient.connect(host.name, channel, pace=self.pace, began=began)
         timings = dict(getattr(channel, "timings", {}))
         timings["start_s"] = t1 - t0
         timings["ready_s"] = time.perf_counter() - t0

@@ -19,16 +19,11 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Any, Callable, Coroutine, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Optional
 
 from . import __version__
-from . import diagnose as _diagnose
-from . import facts as _facts
-from . import nics as _nics
-from .bandwidth import BandwidthTasks
 from .capabilities import Capabilities, detect
 from .channels import Channel, _Pipe
-from .nic_raw import NicTasks
 from .probes import SocketOps
 from .protocol import (
     ERROR_BAD_MESSAGE,
@@ -39,12 +34,8 @@ from .protocol import (
     STOPPED_AGENT_EXIT,
     BatchDone,
     Bye,
-    DiagRequest,
     Error,
-    FactsRequest,
     Hello,
-    Message,
-    NicFactsRequest,
     ProbeBatch,
     ProtocolError,
     RespondersStart,
@@ -55,8 +46,13 @@ from .protocol import (
     decode,
     encode,
 )
-from .responder import ResponderSet
 from .scheduler import run_batch
+
+if TYPE_CHECKING:  # loaded when first needed: an agent starts with what a probe sweep uses
+    from .bandwidth import BandwidthTasks
+    from .nic_raw import NicTasks
+    from .protocol import Message
+    from .responder import ResponderSet
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +123,10 @@ class Agent:
         self._finished: Optional[asyncio.Future[str]] = None
         self._limiter: Optional[asyncio.Semaphore] = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._bandwidth = BandwidthTasks(self._emit)  # endpoints and runs (threads)
-        # ARP probes and captures (scapy, in threads)
-        self._nic = NicTasks(self._emit, lambda: self._caps or detect())
+        # bandwidth endpoints and runs (threads); ARP probes and captures (scapy, in
+        # threads): made on the first message that needs them
+        self._bandwidth: Optional[BandwidthTasks] = None
+        self._nic: Optional[NicTasks] = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -183,8 +180,10 @@ class Agent:
             if reason != EXIT_EOF:
                 self._emit(stopped)
         self._responders.clear()
-        await self._bandwidth.shutdown()
-        await self._nic.shutdown()
+        if self._bandwidth is not None:
+            await self._bandwidth.shutdown()
+        if self._nic is not None:
+            await self._nic.shutdown()
         if reason == EXIT_LIFETIME:
             self._emit(Error(None, ERROR_LIFETIME, "agent lifetime cap reached, exiting"))
         if reason != EXIT_EOF:
@@ -266,15 +265,30 @@ class Agent:
             self._spawn(self._start_responders(msg))
         elif isinstance(msg, RespondersStop):
             self._spawn(self._stop_responders(msg.id))
-        elif BandwidthTasks.accepts(msg):
+        else:
+            self._dispatch_other(msg)
+
+    def _dispatch_other(self, msg: Message) -> None:
+        """The messages of the other checks; their modules load on first use (an
+        agent's start-up is most of a fleet sweep's time: see issue 15)."""
+        from . import diagnose, facts, nics
+        from .bandwidth import BandwidthTasks
+        from .nic_raw import NicTasks
+        from .protocol import DiagRequest, FactsRequest, NicFactsRequest
+
+        if BandwidthTasks.accepts(msg):
+            if self._bandwidth is None:
+                self._bandwidth = BandwidthTasks(self._emit)
             self._bandwidth.handle(msg)
         elif isinstance(msg, DiagRequest):  # where a path breaks: traceroute, echo, PMTU
-            self._spawn(_diagnose.answer(msg, self._emit))
+            self._spawn(diagnose.answer(msg, self._emit))
         elif isinstance(msg, FactsRequest):  # failback readiness: read-only host facts
-            self._spawn(_facts.answer(msg, self._emit))
+            self._spawn(facts.answer(msg, self._emit))
         elif isinstance(msg, NicFactsRequest):  # dual-NIC checks: interfaces, route choice
-            self._spawn(_nics.answer(msg, self._emit))
+            self._spawn(nics.answer(msg, self._emit))
         elif NicTasks.accepts(msg):
+            if self._nic is None:
+                self._nic = NicTasks(self._emit, lambda: self._caps or detect())
             self._nic.handle(msg)
         else:
             self._emit(
@@ -331,6 +345,8 @@ class Agent:
             self._emit(Error(msg.id, ERROR_BAD_MESSAGE, "responder id is already active"))
             return
         self._stopped.pop(msg.id, None)
+        from .responder import ResponderSet
+
         rs = ResponderSet(msg, self._responders_stopped_by_themselves)
         self._responders[msg.id] = rs
         try:

@@ -21,53 +21,15 @@ Coordinator → agent: :class:`ProbeBatch` (with :class:`ProbeRequest`),
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Optional, Union, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Union
 
 from . import PROTOCOL_VERSION  # defined once, in the package
-from ._bandwidth_msgs import (
-    BW_COMPLETED,
-    BW_ERROR,
-    BW_MAX_BYTES,
-    BW_MAX_SECONDS,
-    BW_NO_CLIENT,
-    BW_NOT_ACCEPTED,
-    BW_PEER_VANISHED,
-    BW_REFUSED,
-    BW_STOPPED,
-    BW_TIMEOUT,
-    BW_UNREACHABLE,
-    SOURCE_RECEIVER,
-    SOURCE_SENDER,
-    SOURCE_SENDER_ACKED,
-    BandwidthClosed,
-    BandwidthInterval,
-    BandwidthListen,
-    BandwidthListening,
-    BandwidthResult,
-    BandwidthRun,
-    BandwidthStop,
-)
 from ._codec import Wire, between, text
 from ._diag_msgs import DIAG_KINDS, DIAG_METHODS, REPLIES, DiagRequest, DiagResult, Hop
-from ._facts_msgs import Facts, FactsRequest, VolumeFacts
 from ._fields import ProtocolError, UnknownMessageType
-from ._nic_msgs import (
-    ArpCheck,
-    ArpCheckRequest,
-    ArpResult,
-    ArpTarget,
-    CapturedPacket,
-    CaptureReady,
-    CaptureResult,
-    CaptureStart,
-    CaptureStop,
-    InterfaceFacts,
-    NicFacts,
-    NicFactsRequest,
-    RouteChoice,
-)
 
 # The probe and responder messages live in their own modules to keep each
 # small; they are part of this module's public API.
@@ -102,6 +64,49 @@ from ._responder_msgs import (
     RespondersStop,
     RespondersStopped,
 )
+
+if TYPE_CHECKING:
+    # Loaded on first use at run time (see `__getattr__` below): an agent that only
+    # probes never needs them, and their classes cost a fleet sweep's start-up time.
+    from ._bandwidth_msgs import (
+        BW_COMPLETED,
+        BW_ERROR,
+        BW_MAX_BYTES,
+        BW_MAX_SECONDS,
+        BW_NO_CLIENT,
+        BW_NOT_ACCEPTED,
+        BW_PEER_VANISHED,
+        BW_REFUSED,
+        BW_STOPPED,
+        BW_TIMEOUT,
+        BW_UNREACHABLE,
+        SOURCE_RECEIVER,
+        SOURCE_SENDER,
+        SOURCE_SENDER_ACKED,
+        BandwidthClosed,
+        BandwidthInterval,
+        BandwidthListen,
+        BandwidthListening,
+        BandwidthResult,
+        BandwidthRun,
+        BandwidthStop,
+    )
+    from ._facts_msgs import Facts, FactsRequest, VolumeFacts
+    from ._nic_msgs import (
+        ArpCheck,
+        ArpCheckRequest,
+        ArpResult,
+        ArpTarget,
+        CapturedPacket,
+        CaptureReady,
+        CaptureResult,
+        CaptureStart,
+        CaptureStop,
+        InterfaceFacts,
+        NicFacts,
+        NicFactsRequest,
+        RouteChoice,
+    )
 
 #: Longest line either side accepts (a 100k-cell batch is ~20 MB).
 MAX_LINE_BYTES = 32 * 1024 * 1024
@@ -145,40 +150,95 @@ class Bye(Wire):
     TYPE: ClassVar[str] = "bye"
 
 
-Message = Union[
-    Hello,
-    DiagRequest,
-    DiagResult,
-    ProbeBatch,
-    Result,
-    BatchDone,
-    RespondersStart,
-    RespondersReady,
-    RespondersStop,
-    RespondersStopped,
-    FactsRequest,
-    Facts,
-    NicFactsRequest,
-    NicFacts,
-    ArpCheckRequest,
-    ArpCheck,
-    CaptureStart,
-    CaptureReady,
-    CaptureStop,
-    CaptureResult,
-    BandwidthListen,
-    BandwidthListening,
-    BandwidthRun,
-    BandwidthInterval,
-    BandwidthResult,
-    BandwidthStop,
-    BandwidthClosed,
-    Error,
-    Bye,
-]
+if TYPE_CHECKING:
+    Message = Union[
+        Hello,
+        DiagRequest,
+        DiagResult,
+        ProbeBatch,
+        Result,
+        BatchDone,
+        RespondersStart,
+        RespondersReady,
+        RespondersStop,
+        RespondersStopped,
+        FactsRequest,
+        Facts,
+        NicFactsRequest,
+        NicFacts,
+        ArpCheckRequest,
+        ArpCheck,
+        CaptureStart,
+        CaptureReady,
+        CaptureStop,
+        CaptureResult,
+        BandwidthListen,
+        BandwidthListening,
+        BandwidthRun,
+        BandwidthInterval,
+        BandwidthResult,
+        BandwidthStop,
+        BandwidthClosed,
+        Error,
+        Bye,
+    ]
 
-# every message class, by its wire type (the Union above is the one list to extend)
-MESSAGE_TYPES: Dict[str, Any] = {cls.TYPE: cls for cls in get_args(Message)}
+# The message modules loaded on first use, and the classes known so far by wire type.
+_LAZY_MODULES = ("_bandwidth_msgs", "_facts_msgs", "_nic_msgs")
+_TYPES: Dict[str, Any] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        DiagRequest,
+        DiagResult,
+        ProbeBatch,
+        Result,
+        BatchDone,
+        RespondersStart,
+        RespondersReady,
+        RespondersStop,
+        RespondersStopped,
+        Error,
+        Bye,
+    )
+}
+_all_loaded = False
+
+
+def _load_all() -> None:
+    """Import the lazy message modules, publish their names here, index their types."""
+    global _all_loaded
+    if _all_loaded:
+        return
+    for name in _LAZY_MODULES:
+        module = importlib.import_module("." + name, __package__)
+        for public in __all__:
+            if public not in globals() and hasattr(module, public):
+                globals()[public] = getattr(module, public)
+        for obj in vars(module).values():
+            if isinstance(obj, type) and obj.__module__ == module.__name__ and "TYPE" in vars(obj):
+                _TYPES[vars(obj)["TYPE"]] = obj
+    _all_loaded = True
+
+
+if TYPE_CHECKING:
+    #: every message class, by its wire type
+    MESSAGE_TYPES: Dict[str, Any]
+else:
+
+    def __getattr__(name: str) -> Any:
+        # PEP 562: the lazy modules' names, `MESSAGE_TYPES` (every message class, by
+        # its wire type) and `Message` (their Union) load every message module once.
+        # (Hidden from type checkers, which see the imports above instead.)
+        if name in ("MESSAGE_TYPES", "Message") or name in __all__:
+            _load_all()
+            if name == "MESSAGE_TYPES":
+                globals()[name] = dict(_TYPES)
+            elif name == "Message":
+                globals()[name] = Union[tuple(_TYPES.values())]
+            if name in globals():
+                return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _reject_constant(name: str) -> Any:
@@ -224,7 +284,10 @@ def decode(line: Union[bytes, str]) -> Message:
     kind = obj.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("is required and must be a string", "type")
-    cls = MESSAGE_TYPES.get(kind)
+    cls = _TYPES.get(kind)
+    if cls is None and not _all_loaded:
+        _load_all()  # a bandwidth, facts or NIC message: their first one
+        cls = _TYPES.get(kind)
     ref = _ref_of(obj)
     if cls is None:
         raise UnknownMessageType(f"unknown message type {kind[:40]!r}", "type", ref)

@@ -98,10 +98,12 @@ def _extracted(archive):
 
 
 def _compile(package):
-    # Bytecode for this interpreter, written once: explicitly, because hosts
-    # may set PYTHONDONTWRITEBYTECODE (imports still read .pyc files then).
+    # Bytecode for this interpreter, written once. Where imports write it
+    # themselves (the SSH transport runs `python -I`, which ignores
+    # PYTHONDONTWRITEBYTECODE) they do, for the modules this agent uses only;
+    # otherwise explicitly, for all (imports still read .pyc files then).
     tag = sys.implementation.cache_tag
-    if not tag:
+    if not tag or not sys.dont_write_bytecode:
         return
     opt = ".opt-%d" % sys.flags.optimize if sys.flags.optimize else ""
     if os.path.exists(os.path.join(package, "__pycache__", "__init__.%s%s.pyc" % (tag, opt))):
@@ -119,6 +121,8 @@ def _start():
         path = None
     if path:
         sys.path.insert(0, path)
+    elif archive not in sys.path:  # `python -I` (3.11+) leaves the archive off sys.path
+        sys.path.insert(0, archive)
     from netcheck_agent.__main__ import main
 
     sys.exit(main())

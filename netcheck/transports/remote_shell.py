@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 
 from netcheck.peertext import has_control
 from netcheck.topology.model import PYTHON_FORBIDDEN, python_problem
@@ -66,7 +67,9 @@ def quote_cmd(word: str) -> str:
     return f'"{word}"'
 
 
-def agent_command(python: str, script: str, args: list[str], platform: str) -> str:
-    """`python script args...` as one command string for the remote shell."""
+def agent_command(
+    python: str, script: str, args: list[str], platform: str, options: Sequence[str] = ()
+) -> str:
+    """`python options... script args...` as one command string for the remote shell."""
     quote = quote_cmd if platform == "windows" else quote_posix
-    return " ".join(quote(w) for w in [python, script, *args])
+    return " ".join(quote(w) for w in [python, *options, script, *args])

@@ -41,6 +41,24 @@ log = logging.getLogger(__name__)
 
 REMOTE_DIR = ".netcheck"  # relative to the login's home, on Linux and Windows alike
 MAX_LINE = 64 * 1024 * 1024
+#: The agent's interpreter runs isolated (-I): no PYTHON* variables, no user site
+#: directory, bytecode written even where PYTHONDONTWRITEBYTECODE is set. The
+#: system site-packages stay (scapy, where the host has it, is found there).
+AGENT_PYTHON_OPTIONS = ("-I",)
+#: Ciphers, most preferred first: AES-GCM (AEAD, in OpenSSH's default set), then
+#: asyncssh's defaults. asyncssh drives ChaCha20-Poly1305 from Python with several
+#: cryptography calls per packet (~8x the CPU of one AES-GCM call with AES-NI), and
+#: a fleet sweep's coordinator is one process doing every host's crypto.
+_PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+
+def _cipher_order() -> list[str]:
+    rest = [a.decode() for a in asyncssh.encryption.get_default_encryption_algs()]
+    return [*_PREFERRED_CIPHERS, *(a for a in rest if a not in _PREFERRED_CIPHERS)]
+
+
+#: How long closing a channel waits for the agent's exit before ending the connection.
+_EXIT_GRACE_S = 0.1
 
 
 def agent_zipapp(cache_dir: Path | None = None) -> Path:
@@ -114,10 +132,14 @@ class _SshChannel:
         return bytes(line)
 
     async def close(self) -> None:
+        # End of input makes the agent exit by itself (and so does the connection's
+        # end). Its exit status says nothing the sweep needs, and waiting for it held
+        # the teardown for the hosts' interpreter shutdowns: a second with sixty
+        # agents on a busy machine. So it gets a moment only, then the connection ends.
         with contextlib.suppress(asyncssh.Error, OSError, BrokenPipeError):
             self._proc.stdin.write_eof()
         try:
-            await asyncio.wait_for(self._proc.wait_closed(), 5.0)
+            await asyncio.wait_for(self._proc.wait_closed(), _EXIT_GRACE_S)
         except (asyncio.TimeoutError, asyncssh.Error, OSError):
             self._proc.close()
         self._conn.close()
@@ -157,6 +179,9 @@ def _explain_start_failure(stderr: str) -> str:
     low = stderr.lower()
     if "not found" in low or "not recognized" in low or "no such file" in low:
         return f"the agent could not start: Python not found on the host ({last}); set agent.python"
+    if "unknown option" in low:  # -I (AGENT_PYTHON_OPTIONS) is Python 3.4+
+        first = escape_control(stderr.strip().splitlines()[0])
+        return f"the agent could not start: the host's Python is too old, 3.9 or newer needed ({first})"
     if "syntaxerror" in low or "requires python" in low:
         return (
             f"the agent could not start: the host's Python is too old, 3.9 or newer needed ({last})"
@@ -313,6 +338,7 @@ class SshTransport:
             "keepalive_interval": opts.keepalive_interval,
             "keepalive_count_max": opts.keepalive_count_max,
             "client_factory": lambda: client,
+            "encryption_algs": _cipher_order(),
         }
         if spec.user:
             kwargs["username"] = spec.user
@@ -423,6 +449,7 @@ class SshTransport:
                 remote,
                 ["--max-seconds", str(int(self.options.agent_max_seconds))],
                 platform,
+                AGENT_PYTHON_OPTIONS,
             )
         except QuotingError as exc:
             raise TransportError(host.name, f"agent.python {exc}; give a plain path") from None

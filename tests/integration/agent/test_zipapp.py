@@ -39,9 +39,9 @@ def cache_env(cache: Path) -> Dict[str, str]:
     return dict(os.environ, NETCHECK_AGENT_CACHE_DIR=str(cache))
 
 
-def session(pyz: Path, cache: Path) -> List[str]:
+def session(pyz: Path, cache: Path, *options: str) -> List[str]:
     out = subprocess.run(
-        [sys.executable, str(pyz)],
+        [sys.executable, *options, str(pyz)],
         input=b'{"type":"bye"}\n',
         capture_output=True,
         timeout=20,
@@ -116,3 +116,32 @@ def test_a_cache_others_can_write_is_not_used(tmp_path: Path) -> None:
     cache.chmod(0o777)
     assert session(pyz, cache) == ["hello", "bye"]
     assert list(cache.iterdir()) == []
+
+
+def test_isolated_start_compiles_only_what_it_imports(tmp_path: Path) -> None:
+    """`python -I` (how the SSH transport runs the agent): imports write the bytecode
+    of the modules a start uses, even with PYTHONDONTWRITEBYTECODE set, and only those:
+    an agent that only probes never loads the bandwidth or NIC modules."""
+    pyz = build_zipapp(tmp_path)
+    cache = tmp_path / "cache"
+    env = dict(cache_env(cache), PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run(
+        [sys.executable, "-I", str(pyz)],
+        input=b'{"type":"bye"}\n',
+        capture_output=True,
+        timeout=20,
+        check=True,
+        env=env,
+    )
+    assert [json.loads(line)["type"] for line in out.stdout.splitlines()] == ["hello", "bye"]
+    tag = sys.implementation.cache_tag
+    compiled = {p.name.split(".")[0] for p in (cache / key_of(pyz)).rglob(f"*.{tag}.pyc")}
+    assert {"protocol", "agent", "scheduler", "tcp_connect"} <= compiled
+    assert not compiled & {"bandwidth", "_bandwidth_msgs", "_nic_msgs", "nic_raw", "zipapp_build"}
+
+
+def test_isolated_start_without_a_cache_runs_from_the_archive(tmp_path: Path) -> None:
+    pyz = build_zipapp(tmp_path)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    assert session(pyz, blocker / "cache", "-I") == ["hello", "bye"]

@@ -230,6 +230,13 @@ class _FreezableProxy:
         self.target_port = target_port
         self.frozen = False
         self.port = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    def close_links(self) -> None:
+        """End both sides, so sshd sees the client go and the agent behind it exits
+        now (not when the sockets are collected, after the next tests began)."""
+        for w in self.writers:
+            w.close()
 
     async def start(self) -> asyncio.AbstractServer:
         server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -244,6 +251,7 @@ class _FreezableProxy:
 
     async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         ur, uw = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [w, uw]
         await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w), return_exceptions=True)
 
 
@@ -269,6 +277,7 @@ def test_ssh_keepalives_detect_a_dead_peer(sshd: Sshd, tmp_path: Path) -> None:
             await channel.close()
             return took
         finally:
+            proxy.close_links()
             server.close()
 
     took = asyncio.run(run())

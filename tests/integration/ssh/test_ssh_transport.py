@@ -226,3 +226,31 @@ def test_agent_killed_mid_sweep_keeps_finished_cells(sshd: Sshd) -> None:
     others = [r for r in result.results if r.spec.source_host in ("cs01", "mt01")]
     assert others and all(r.status is CellStatus.MEASURED for r in others)
     assert not result.go
+
+
+def test_the_connection_to_openssh_uses_aes_gcm_with_the_host_key_verified(sshd: Sshd) -> None:
+    """The cheaper cipher is negotiated with a real OpenSSH, and still only after the
+    host key matched known_hosts (an empty known_hosts refuses the same host)."""
+    from netcheck.errors import TransportError
+    from netcheck.topology.model import Host
+
+    topo = load_topology_text(topology(sshd), "ssh.yaml")
+    host: Host = next(h for h in topo.hosts if h.name == "cs01")
+
+    async def cipher(options: SshOptions) -> str:
+        conn = await SshTransport(options)._connect(host)
+        try:
+            return str(conn.get_extra_info("send_cipher"))
+        finally:
+            conn.close()
+            await conn.wait_closed()
+
+    assert asyncio.run(cipher(opts(sshd))) == "aes128-gcm@openssh.com"
+    empty = sshd.home / "empty_known_hosts"
+    empty.write_text("")
+    try:
+        asyncio.run(cipher(opts(sshd, known_hosts=empty)))
+    except TransportError as exc:
+        assert "is not in" in exc.reason
+    else:
+        raise AssertionError("an unknown host key was accepted")

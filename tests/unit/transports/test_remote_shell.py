@@ -128,3 +128,18 @@ def test_the_transport_refuses_an_unquotable_windows_value_as_the_hosts_reason()
     assert t._command(_host("python3 $(id)", "linux"), ".netcheck/a.pyz").startswith(
         "'python3 $(id)' "
     )
+
+
+def test_the_agent_runs_isolated_and_an_interpreter_without_minus_i_is_too_old() -> None:
+    from netcheck.transports.ssh import AGENT_PYTHON_OPTIONS, _explain_start_failure
+
+    assert AGENT_PYTHON_OPTIONS == ("-I",)
+    cmd = agent_command("python3", ".netcheck/a.pyz", ["--max-seconds", "60"], "posix", ("-I",))
+    assert shlex.split(cmd) == ["python3", "-I", ".netcheck/a.pyz", "--max-seconds", "60"]
+    # what Python 2.7 says to `python -I`
+    said = "Unknown option: -I\nusage: python [option] ... [-c cmd | -m mod | file | -] [arg] ...\n"
+    said += "Try `python -h' for more information.\n"
+    assert _explain_start_failure(said) == (
+        "the agent could not start: the host's Python is too old, 3.9 or newer needed "
+        "(Unknown option: -I)"
+    )
