@@ -47,7 +47,9 @@ def sweep(topology: Path, out: Path, timeout_ms: int, extra: list[str]) -> dict[
         *("--format", "json", "-o", str(out), "--no-store", "--no-diagnose", "--no-progress"),
         *("--samples", "1", "--timeout-ms", str(timeout_ms), *extra),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    # bytecode cached, as installed (see bench_sweep_vs_nmap.run_netcheck)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"netcheck sweep failed ({proc.returncode}): {proc.stderr[-2000:]}")
     doc: dict[str, object] = json.loads(out.read_text())
