@@ -37,7 +37,15 @@ from netcheck.probing import probe_batch
 from netcheck.proof import OTHER_SWEEP, ResponderProof
 from netcheck.readiness import LiveStatus, ReadinessResult, evaluate
 from netcheck.readiness.live import read_facts
-from netcheck.result.cells import AgentInfo, CellResult, CellStatus, Outcome, ProbeQueuing
+from netcheck.result.cells import (
+    AgentInfo,
+    CellResult,
+    CellStatus,
+    Outcome,
+    ProbeQueuing,
+    agent_down_reason,
+    responder_not_opened_reason,
+)
 from netcheck.result.events import SweepObserver
 from netcheck.result.judge import CellJudge
 from netcheck.result.model import ResponderInfo, SweepResult
@@ -202,7 +210,7 @@ class _Sweep:
 
     def _nobody_listens(self, host: Host, wanted: Sequence[tuple[str, int]], why: str) -> None:
         for pair in wanted:
-            self.no_listener[pair] = f"no listener: agent on {host.name} unavailable: {why}"
+            self.no_listener[pair] = agent_down_reason(host.name, why)
 
     def record(self, result: CellResult) -> None:
         spec = result.spec
@@ -344,6 +352,11 @@ class _Sweep:
         for addr, port, reason, detail in outcome.refused:
             state = _REFUSED_STATE.get(reason, "none")
             self.responders.append(ResponderInfo(host.name, addr, port, state, detail or reason))
+            if state == "none":  # not a service nor another sweep: nothing listens there
+                why = detail or reason
+                self.no_listener[(addr, port)] = responder_not_opened_reason(
+                    host.name, addr, port, why
+                )
 
     # --- readiness facts ------------------------------------------------------------------
 

@@ -91,3 +91,18 @@ class ProbeQueuing:
     cells: int  # the cells of its batch
     queued: int  # attempts that waited
     limit: int  # attempts in flight at most
+
+
+#: How a NO-LISTENER cell's reason starts when the destination's agent was there but
+#: its responder could not open the port (no permission below 1024, address missing).
+RESPONDER_NOT_OPENED = "no listener: netcheck's responder could not open"
+
+
+def agent_down_reason(host: str, why: str) -> str:
+    """A NO-LISTENER cell's reason: the destination's agent is unavailable."""
+    return f"no listener: agent on {host} unavailable: {why}"
+
+
+def responder_not_opened_reason(host: str, address: str, port: int, why: str) -> str:
+    """A NO-LISTENER cell's reason: the responder could not open the port on `host`."""
+    return f"{RESPONDER_NOT_OPENED} {address}:{port} on {host}: {why}"

@@ -26,7 +26,7 @@ from netcheck.diagnose.model import Diagnostics, FindingLevel
 from netcheck.nic.model import HostNicReport
 from netcheck.plan import ProbeSpec
 from netcheck.readiness.model import ReadinessResult
-from netcheck.result.cells import CellResult
+from netcheck.result.cells import RESPONDER_NOT_OPENED, CellResult
 from netcheck.stats import CellVerdict, Verdict
 
 if TYPE_CHECKING:
@@ -199,6 +199,13 @@ def cell_hint(rule_hint: str, spec: ProbeSpec, v: CellVerdict) -> str:
     """What to change for a failing cell: the rule's fix, except where nothing of ours
     could listen (the destination's agent was unavailable): then the fix is the agent,
     not a firewall, and no firewall hint sends the user to the wrong team."""
+    if v.verdict is Verdict.NO_LISTENER and v.reason.startswith(RESPONDER_NOT_OPENED):
+        return (
+            f"let netcheck's responder listen on {spec.dest_host} {spec.proto}/{spec.port}: "
+            "below port 1024 run its agent as root or with CAP_NET_BIND_SERVICE, and the "
+            "address must be one of the host's; the reason says which. Until a responder "
+            "listens there, nothing proves or disproves the path"
+        )
     if v.verdict is Verdict.NO_LISTENER:
         return (
             f"start netcheck's agent on {spec.dest_host} (its reason is in the agents list) "

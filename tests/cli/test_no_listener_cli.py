@@ -10,6 +10,7 @@ port nothing serves, so it cannot start.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.conftest import require
 from tests.integration.private_demo import private_copy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +89,38 @@ def test_cells_to_a_host_without_its_agent_are_no_listener_in_every_format(
 
     html = _sweep(topology, tmp_path, "html")
     assert html.returncode == 1 and "NO-LISTENER" in html.stdout
+
+
+def test_a_responder_that_could_not_open_its_port_is_no_listener_with_its_fix(
+    tmp_path: Path,
+) -> None:
+    """The agent is up but may not bind below 1024 (no CAP_NET_BIND_SERVICE, as an
+    unprivileged login): the cells to that port are NO-LISTENER, their fix is that
+    privilege, never a firewall (issue 14)."""
+    require(shutil.which("setpriv") is not None, "setpriv (util-linux) is not installed")
+    path = private_copy("local-demo.yaml", tmp_path / "demo.yaml", 97)
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["ports"]["remap"].pop(443)  # cs01's 443 as documented: a privileged port
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    proc = subprocess.run(
+        [
+            *("setpriv", "--bounding-set", "-net_bind_service"),
+            *(sys.executable, "-m", "netcheck", "sweep", str(path), "--format", "json"),
+            *("--no-store", "--no-progress", "--no-diagnose"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    to_443 = [c for c in report["cells"] if c["dest_host"] == "cs01" and c["port"] == 443]
+    assert to_443, "the demo probes cs01 on 443"
+    for c in to_443:
+        assert (c["status"], c["verdict"]) == ("no_listener", "no-listener"), c
+        assert c["reason"].startswith("no listener: netcheck's responder could not open"), c
+        assert "443 on cs01: EACCES" in c["reason"], c["reason"]
+        assert "CAP_NET_BIND_SERVICE" in c["hint"] and "NSG" not in c["hint"], c["hint"]
+    others = [c for c in report["cells"] if c["port"] != 443 and c["dest_host"] != "vcenter"]
+    assert others and all(c["verdict"] != "no-listener" for c in others)
