@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
         "sweep's results at http://LISTEN/metrics in the OpenMetrics text format, plus "
         "/healthz. One log line per sweep on stderr. SIGINT/SIGTERM stop it cleanly "
         "(exit 0).",
-        epilog="See scripts/netcheck-watch.service for a systemd unit.",
+        epilog="See monitoring/netcheck-watch@.service for a systemd unit (one instance per site).",
     )
     p.add_argument("topology", type=Path)
     p.add_argument(
