@@ -25,8 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncssh
-
 from netcheck.errors import TransportError
 from netcheck.peertext import escape_control
 from netcheck.topology.model import Host
@@ -34,6 +32,7 @@ from netcheck.transports.base import AgentChannel
 from netcheck.transports.lines import LineReader
 from netcheck.transports.remote_shell import QuotingError, agent_command, remote_platform
 from netcheck.transports.ssh_upload import LocalAgent, upload_agent
+from netcheck.transports.sshlib import asyncssh
 
 __all__ = ["SshOptions", "SshTransport", "agent_zipapp"]
 

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-import asyncssh
-
 from netcheck.errors import TransportError
 from netcheck.peertext import escape_control
 from netcheck.topology.model import Host
+from netcheck.transports.sshlib import asyncssh
 
 __all__ = ["LocalAgent", "upload_agent"]
 
