@@ -8,7 +8,7 @@ is a bug.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -130,3 +130,17 @@ class LabError(NetcheckError):
 
 class StoreError(NetcheckError):
     """The sweep database can't be opened, read or written (corrupt, newer schema, unknown id)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'address'?)`` for a near miss among `choices`, else ``""``."""
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_key(key: str, allowed: Iterable[str]) -> str:
+    """The message for a mapping key nobody reads: the near miss first, then every key."""
+    keys = sorted(allowed)
+    return f"unknown key {key!r}{did_you_mean(key, keys)}; expected one of: {', '.join(keys)}"

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from netcheck.errors import UsageError
+from netcheck.errors import UsageError, did_you_mean
 
 __all__ = ["KEYS", "HostPattern", "Subject", "Term", "TermOp", "parse_pattern"]
 
@@ -125,7 +125,7 @@ def _term(part: str, text: str, keys: Sequence[str]) -> Term:
     if sep:
         if head not in keys:
             raise UsageError(
-                f"host pattern {text!r}: unknown key {head!r} in {part!r}; "
+                f"host pattern {text!r}: unknown key {head!r}{did_you_mean(head, keys)} in {part!r}; "
                 f"expected one of {', '.join(f'{k}:' for k in keys)} or a host name"
             )
         key, part = head, rest.strip()

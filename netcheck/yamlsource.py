@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from netcheck.errors import ConfigError, Location
+from netcheck.errors import ConfigError, Location, unknown_key
 
 __all__ = ["Node", "load_yaml_file", "load_yaml_text"]
 
@@ -79,9 +79,8 @@ class Node:
         if allowed is not None:
             for key, child in self.value.items():
                 if key not in allowed:
-                    hint = ", ".join(sorted(allowed))
                     raise ConfigError(
-                        f"unknown key {key!r}; expected one of: {hint}",
+                        unknown_key(key, allowed),
                         location=child.key_location or child.location,
                         field=child.field,
                     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netcheck.errors import ConfigError
+from netcheck.errors import ConfigError, unknown_key
 from netcheck.topology.declare import (
     BOOL,
     NUMBER,
@@ -331,7 +331,7 @@ def parse_inventory(node: Node, roles: tuple[str, ...]) -> HostInventory:
                 msg += f"and this host's roles are {', '.join(roles)}"
             else:
                 every = sorted(set().union(*_KEYS_BY_ROLE.values()))
-                msg = f"unknown key {key!r}; expected one of: {', '.join(sorted(allowed) or every)}"
+                msg = unknown_key(key, allowed or every)
             raise ConfigError(msg, location=child.key_location or child.location, field=child.field)
     m = node.as_mapping(allowed)
 

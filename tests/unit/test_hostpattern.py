@@ -109,7 +109,7 @@ def test_terms_are_parsed_once_into_values() -> None:
     [
         ("", "empty host pattern"),
         ("cs01,,mt01", "empty term"),
-        ("rol:x,cs01", "unknown key 'rol'"),  # without a comma: hosts rol and x
+        ("rol:x,cs01", r"unknown key 'rol' \(did you mean 'role'\?\)"),  # no comma: hosts rol, x
         ("~(unclosed", "bad regular expression"),
         ("role:~x", "matches host names only"),
     ],

@@ -73,8 +73,8 @@ def test_the_examples_carry_inventories() -> None:
     [
         (
             "    inventory: {snapshot: false}\n",
-            "inv.yaml:13:17: hosts.mt01.inventory.snapshot: unknown key 'snapshot'; expected "
-            "one of: disk_enable_uuid, disks, esxi_host, os_version, retention, "
+            "inv.yaml:13:17: hosts.mt01.inventory.snapshot: unknown key 'snapshot' "
+            "(did you mean 'snapshots'?); expected one of: disk_enable_uuid, disks, esxi_host, os_version, retention, "
             "scsi_controller, snapshots, storage_vmotion_excluded, vmware_tools",
         ),
         (
@@ -114,7 +114,8 @@ def test_the_examples_carry_inventories() -> None:
         ),
         (
             "failback: {grups: {}}\n",
-            "inv.yaml:13:12: failback.grups: unknown key 'grups'; expected one of: groups, policy",
+            "inv.yaml:13:12: failback.grups: unknown key 'grups' (did you mean 'groups'?); "
+            "expected one of: groups, policy",
         ),
     ],
 )

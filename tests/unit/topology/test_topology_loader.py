@@ -58,7 +58,7 @@ CASES: dict[str, tuple[int | None, int | None, str | None, str]] = {
         15,
         5,
         "hosts.cs01.adress",
-        "unknown key 'adress'; expected one of: address, agent, dns, groups, inventory, nics, "
+        "unknown key 'adress' (did you mean 'address'?); expected one of: address, agent, dns, groups, inventory, nics, "
         "os, roles, site, tls",
     ),
     "unknown-nic-key.yaml": (
