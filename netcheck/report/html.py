@@ -88,6 +88,8 @@ def _doc(doc: str) -> str:
 def _ms(x: float | None) -> str:
     if x is None:
         return "—"
+    if x < 0.0005:  # would round to 0.000 ms
+        return "<0.001 ms"
     if x < 1:
         return f"{x:.3f} ms"
     if x < 100:

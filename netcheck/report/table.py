@@ -51,6 +51,8 @@ _SHORT = {
 
 
 def _ms(x: float) -> str:
+    if x < 0.005:  # would round to 0.00ms: a fast loopback answer is not a zero RTT
+        return "<0.01ms"
     if x < 1:
         return f"{x:.2f}ms"
     if x < 100:

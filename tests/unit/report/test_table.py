@@ -299,3 +299,13 @@ def test_the_crafted_cells_exist_in_the_plan() -> None:
     # guards reportkit against a topology edit that would leave DEFAULT pointing nowhere
     plan = report_plan()
     assert {spec_of(plan, key).cell_id for key in DEFAULT} == {s.cell_id for s in plan.specs}
+
+
+@pytest.mark.parametrize(
+    ("rtt_ms", "shown"),
+    [(0.004, "<0.01ms"), (0.005, "0.01ms"), (0.04, "0.04ms"), (12.34, "12.3ms"), (250.0, "250ms")],
+)
+def test_an_rtt_below_the_shown_precision_never_reads_as_zero(rtt_ms: float, shown: str) -> None:
+    from netcheck.report.table import _ms
+
+    assert _ms(rtt_ms) == shown
