@@ -8,9 +8,12 @@ with the event loop (``loop.add_reader`` on the epoll's own descriptor), and
 each attempt is a small state machine (:class:`~.probes.base.Machine`):
 
 - :func:`Machine.start <.probes.tcp_connect.start>` opens a non-blocking
-  socket and starts the connect. Often that finishes the attempt at once (on
-  loopback the kernel completes or refuses the handshake inside ``connect``),
-  so it never touches the epoll;
+  socket and starts the connect. Often the handshake is over by then (on
+  loopback the kernel completes or refuses it inside ``connect``): such an
+  attempt is ``ready`` and never touches the epoll. Its ``step`` runs after
+  the round of starts, so every connect of the round goes out first (a
+  silently dropped cell's timeout starts as early as it can, and overlaps
+  the others');
 - otherwise its socket joins the epoll for what ``attempt.want`` says, its
   deadline goes on a heap served by one loop timer, and ``step`` advances it
   on each readiness event until it is done;
@@ -95,6 +98,9 @@ async def run_batch(
     # Cells whose next attempt is due; they go before fresh cells so a started
     # cell keeps its interval and finishes (and streams) early.
     due: Deque[_Cell] = collections.deque()
+    # Attempts whose handshake ended inside connect() (loopback): stepped after the
+    # round of starts, so all of the round's connects go out first.
+    at_once: Deque[Tuple[Any, _Cell]] = collections.deque()
     timers: Set[asyncio.TimerHandle] = set()
     # fd -> (attempt, its cell, the events it is registered for)
     waiting: Dict[int, Tuple[Any, _Cell, int]] = {}
@@ -194,7 +200,6 @@ async def run_batch(
 
     def begin(cell: _Cell) -> None:
         """Start the next attempt of ``cell`` (its slot is already taken)."""
-        nonlocal ep
         machine = cell.machine
         cell.started = loop.time()
         if machine is None:
@@ -207,7 +212,33 @@ async def run_batch(
             return
         if att.sample is not None:
             settle(cell, att.sample)
-            return
+        elif att.ready:
+            at_once.append((att, cell))
+        else:
+            watch(att, cell)
+
+    def finish_at_once(most: int = -1) -> None:
+        """Step the attempts whose connect finished inside ``connect()`` (``most``
+        of them, oldest first; all when negative)."""
+        while at_once and most != 0:
+            most -= 1
+            att, cell = at_once.popleft()
+            machine = cell.machine
+            assert machine is not None
+            try:
+                done = machine.step(att)
+            except Exception as exc:  # a probe bug is reported as data
+                machine.cancel(att)
+                settle(cell, _internal(exc))
+                continue
+            if done:
+                settle(cell, att.sample)
+            else:  # e.g. the challenge is sent: now it waits for the answer
+                watch(att, cell)
+
+    def watch(att: Any, cell: _Cell) -> None:
+        """Wait for ``att``'s socket: the epoll, and its deadline on the heap."""
+        nonlocal ep
         if ep is None:
             ep = _epoll()
             loop.add_reader(ep.fileno(), on_ready)
@@ -220,7 +251,10 @@ async def run_batch(
 
     try:
         while finished < total:
-            while in_flight < concurrency:
+            while in_flight < concurrency or (at_once and (due or n_fresh < total)):
+                if in_flight >= concurrency:
+                    finish_at_once(1)  # a finished connect holds the slot the next one needs
+                    continue
                 if due:
                     cell = due.popleft()
                 elif n_fresh < total:
@@ -232,11 +266,17 @@ async def run_batch(
                 if held:
                     queued += 1
                 if limiter is not None:
+                    while limiter.locked() and at_once:
+                        finish_at_once(1)  # our own finished connects hold slots: free them
                     if limiter.locked():
                         queued += not held  # waits for another batch's attempts
                     await limiter.acquire()
                 in_flight += 1
                 begin(cell)
+            if at_once:
+                finish_at_once()
+                if in_flight < concurrency and (due or n_fresh < total):
+                    continue  # the limit was reached only by attempts now finished
             held = in_flight >= concurrency and (bool(due) or n_fresh < total)
             if finished >= total:
                 break
@@ -250,6 +290,12 @@ async def run_batch(
             handle.cancel()
         if deadline_timer is not None:
             deadline_timer.cancel()
+        for att, cell in at_once:
+            assert cell.machine is not None
+            cell.machine.cancel(att)  # closes the socket
+            if limiter is not None:
+                limiter.release()
+        at_once.clear()
         for att, cell, _registered in waiting.values():
             assert cell.machine is not None
             cell.machine.cancel(att)  # closes the socket

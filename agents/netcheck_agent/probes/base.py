@@ -99,10 +99,11 @@ class Attempt(Protocol):
 class Machine(NamedTuple):
     """A probe kind as a state machine, for the scheduler's readiness engine.
 
-    ``start(req)`` begins one attempt (maybe finishing it at once), ``step(a)``
-    advances it when its socket is ready for ``a.want`` and says whether it is
-    done, ``expire(a)`` ends it at its deadline and returns its sample,
-    ``cancel(a)`` drops it. Each closes the socket when the attempt ends.
+    ``start(req)`` begins one attempt (maybe finishing it at once: ``a.sample``
+    set; or leaving it ``a.ready``, its socket already ready for ``step``),
+    ``step(a)`` advances it when its socket is ready for ``a.want`` and says
+    whether it is done, ``expire(a)`` ends it at its deadline and returns its
+    sample, ``cancel(a)`` drops it. Each closes the socket when the attempt ends.
     """
 
     start: Callable[[ProbeRequest], Any]

@@ -225,14 +225,19 @@ def open_socket(family: int) -> socket.socket:
 
 class Attempt:
     """One attempt in flight. ``want`` is what its socket waits for
-    (:data:`WANT_WRITE` / :data:`WANT_READ`); ``sample`` is set when done."""
+    (:data:`WANT_WRITE` / :data:`WANT_READ`); ``sample`` is set when done;
+    ``ready`` says the connect already finished inside ``connect()``, so
+    ``step`` may run without waiting for an event (``info``: the ``TCP_INFO``
+    read then)."""
 
     __slots__ = (
         "buf",
         "chal",
         "fd",
+        "info",
         "key",
         "out",
+        "ready",
         "req",
         "rtt",
         "sample",
@@ -257,6 +262,8 @@ class Attempt:
         self.out = b""
         self.buf = b""
         self.sample: Optional[Sample] = None
+        self.ready = False
+        self.info: Optional[bytes] = None
 
 
 def _done(att: Attempt, sample: Sample) -> bool:
@@ -270,10 +277,12 @@ def _done(att: Attempt, sample: Sample) -> bool:
 def start(req: ProbeRequest, new_socket: Callable[[int], Any] = open_socket) -> Attempt:
     """Open the socket, bind the source, start the connect.
 
-    Returns the attempt either done (``sample`` set: a bad target, no socket,
-    a connect that failed or finished at once — on loopback the kernel runs
-    the whole handshake inside ``connect()``, which ``TCP_INFO`` shows, so
-    such attempts never wait) or waiting for its socket (``fd``, ``want``).
+    Returns the attempt done (``sample`` set: a bad target, no socket, a
+    connect that failed at once), ``ready`` (the handshake already finished
+    or was refused inside ``connect()``, as on loopback, which ``TCP_INFO``
+    shows: ``step`` finishes it without waiting for an event; the engine does
+    that after it has started the other attempts of its round, so the
+    connects go out first), or waiting for its socket (``fd``, ``want``).
     """
     att = Attempt(req, time.time())
     try:
@@ -298,12 +307,12 @@ def start(req: ProbeRequest, new_socket: Callable[[int], Any] = open_socket) -> 
         return att
     att.fd = sock.fileno()
     if err == 0:
-        _connected(att, _tcp_info(sock))
+        att.ready = True
     elif err in CONNECT_PENDING:
         if TCP_INFO is not None:
             info = _tcp_info(sock)
             if info is not None and info[0] != TCP_SYN_SENT:
-                _connected(att, info)  # already established or refused
+                att.ready, att.info = True, info  # already established or refused
     else:
         _done(att, oserror_sample(CONNECT, OSError(err, os.strerror(err)), att.t, None))
     return att
@@ -361,7 +370,8 @@ def step(att: Attempt) -> bool:
     if att.sample is not None:
         return True
     if att.stage == CONNECT:
-        return _connected(att, _tcp_info(att.sock))
+        info, att.info, att.ready = att.info, None, False
+        return _connected(att, info if info is not None else _tcp_info(att.sock))
     if att.out:
         return _send(att)
     return _recv(att)

@@ -31,11 +31,13 @@ class FakeAttempt:
         self.fd = sock.fileno() if sock else -1
         self.want = WANT_READ
         self.sample: Optional[Sample] = None
+        self.ready = False
 
 
 class FakeMachine:
-    """Cells named ``now*`` finish in start(); ``ready*`` become readable
-    after ``delay``; ``hang*`` never do; ``bug*`` raise in step()."""
+    """Cells named ``now*`` finish in start(); ``atonce*`` are ready when start()
+    returns (a loopback handshake done inside connect()); ``ready*`` become
+    readable after ``delay``; ``hang*`` never do; ``bug*`` raise in step()."""
 
     def __init__(self, delay: float = 0.0):
         self.delay = delay
@@ -44,6 +46,7 @@ class FakeMachine:
         self.starts: Dict[str, List[float]] = {}
         self.open: List[socket.socket] = []
         self.cancelled = 0
+        self.events: List[str] = []  # "start CELL" / "step CELL", in order
 
     def machine(self) -> Machine:
         return Machine(self.start, self.step, self.expire, self.cancel)
@@ -57,6 +60,7 @@ class FakeMachine:
 
     def start(self, req: ProbeRequest) -> FakeAttempt:
         self.starts.setdefault(req.cell, []).append(time.monotonic())
+        self.events.append(f"start {req.cell}")
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         if req.cell.startswith("now"):
@@ -67,11 +71,13 @@ class FakeMachine:
         mine.setblocking(False)
         self.open += [mine, peer]
         att = FakeAttempt(req, mine, peer)
+        att.ready = req.cell.startswith("atonce")
         if req.cell.startswith(("ready", "bug")):
             asyncio.get_running_loop().call_later(self.delay, peer.send, b"x")
         return att
 
     def step(self, att: FakeAttempt) -> bool:
+        self.events.append(f"step {att.req.cell}")
         if att.req.cell.startswith("bug"):
             raise RuntimeError("probe bug")
         self._end(att, Sample("open", 1, "monotonic", t=time.time()))
@@ -177,6 +183,41 @@ def test_a_bug_in_step_is_an_error_sample_and_the_socket_is_closed() -> None:
     assert by["bug0"].outcome == "error" and "probe bug" in by["bug0"].detail
     assert by["ready0"].outcome == "open"
     assert all(s.fileno() == -1 for s in fake.open)
+
+
+def test_a_round_sends_every_connect_before_it_finishes_the_ready_ones() -> None:
+    # Loopback handshakes end inside connect(): finishing them (TCP_INFO, close,
+    # the result) waits until the round's other connects are out, so a silently
+    # dropped cell late in the batch starts its timeout as early as it can.
+    fake = FakeMachine()
+    out = run(reqs("atonce", 6) + reqs("hang", 1, timeout_ms=50), fake, concurrency=100)
+    assert fake.events.index("start hang0") < fake.events.index("step atonce0")
+    assert {r.cell: r.samples[0].outcome for r in out} == {
+        **{f"atonce{i}": "open" for i in range(6)},
+        "hang0": "timeout",
+    }
+    assert all(s.fileno() == -1 for s in fake.open)
+
+
+def test_ready_attempts_free_their_slots_without_counting_as_queued() -> None:
+    fake = FakeMachine()
+    stats: Dict[str, int] = {}
+
+    async def main() -> int:
+        return await engine.run_batch(
+            "b", reqs("atonce", 10), 4, lambda r: None, lambda k: fake.machine(), None, stats
+        )
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == 10
+    assert fake.max_in_flight <= 4 and stats["queued"] == 0
+
+
+def test_ready_attempts_give_the_shared_limiter_back_before_waiting_on_it() -> None:
+    # Two slots agent-wide, six attempts ready at once: waiting for a slot while
+    # our own finished connects hold both would never end.
+    fake = FakeMachine()
+    out = run(reqs("atonce", 6), fake, concurrency=16, limiter=2)
+    assert len(out) == 6 and fake.max_in_flight == 2
 
 
 def test_unknown_kind_is_an_error_per_sample() -> None:

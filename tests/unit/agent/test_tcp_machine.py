@@ -146,9 +146,12 @@ def test_pending_connect_waits_for_writable() -> None:
 
 def test_handshake_done_inside_connect_needs_no_wait() -> None:
     # Loopback: the kernel completes the handshake within connect(); TCP_INFO
-    # says ESTABLISHED, so the attempt finishes without the epoll.
+    # says ESTABLISHED, so the attempt is ready: one step finishes it, no epoll
+    # (the engine steps it after the round's other connects went out).
     sock = Scripted(states=(ESTABLISHED,), rtt_us=37)
     att = start(sock)
+    assert att.ready and att.sample is None and not sock.closed
+    assert tcp_connect.step(att)
     assert att.sample is not None
     assert (att.sample.outcome, att.sample.rtt_us, att.sample.rtt_source) == (
         "open",
@@ -161,6 +164,8 @@ def test_handshake_done_inside_connect_needs_no_wait() -> None:
 def test_refusal_inside_connect_needs_no_wait() -> None:
     sock = Scripted(states=(CLOSE,), so_error=errno.ECONNREFUSED)
     att = start(sock)
+    assert att.ready and att.sample is None
+    assert tcp_connect.step(att)
     assert att.sample is not None
     assert (att.sample.outcome, att.sample.errno) == ("refused", errno.ECONNREFUSED)
     assert att.sample.detail.startswith("connect: ECONNREFUSED")
@@ -310,6 +315,8 @@ def test_send_error_is_handshake_only() -> None:
 def test_step_after_done_is_a_no_op() -> None:
     att = start(Scripted(states=(ESTABLISHED,)))
     assert tcp_connect.step(att) is True
+    sample = att.sample
+    assert tcp_connect.step(att) is True and att.sample is sample
 
 
 # -- expire / cancel ----------------------------------------------------------
