@@ -145,6 +145,18 @@ async def run_batch(
             box.append(loop.call_at(at, make_due, cell, box))
             timers.add(box[0])
 
+    def advance(att: Any, cell: _Cell) -> Optional[bool]:
+        """Step ``att``: whether it is done; None when a probe bug ended it (as data)."""
+        machine = cell.machine
+        assert machine is not None
+        try:
+            done: bool = machine.step(att)
+        except Exception as exc:  # a probe bug is reported as data
+            machine.cancel(att)
+            settle(cell, _internal(exc))
+            return None
+        return done
+
     def on_ready() -> None:
         """The epoll has events: step each ready attempt."""
         for fd, _events in ep.poll(0):
@@ -152,14 +164,9 @@ async def run_batch(
             if entry is None:
                 continue
             att, cell, registered = entry
-            machine = cell.machine
-            assert machine is not None
-            try:
-                done = machine.step(att)
-            except Exception as exc:  # a probe bug is reported as data
-                machine.cancel(att)
+            done = advance(att, cell)
+            if done is None:
                 del waiting[fd]
-                settle(cell, _internal(exc))
                 continue
             if done:
                 del waiting[fd]  # the machine closed the socket: epoll forgot it
@@ -223,13 +230,8 @@ async def run_batch(
         while at_once and most != 0:
             most -= 1
             att, cell = at_once.popleft()
-            machine = cell.machine
-            assert machine is not None
-            try:
-                done = machine.step(att)
-            except Exception as exc:  # a probe bug is reported as data
-                machine.cancel(att)
-                settle(cell, _internal(exc))
+            done = advance(att, cell)
+            if done is None:
                 continue
             if done:
                 settle(cell, att.sample)
