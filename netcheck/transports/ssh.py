@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from netcheck.topology.model import Host
 from netcheck.transports.base import AgentChannel
 from netcheck.transports.lines import LineReader
 from netcheck.transports.remote_shell import QuotingError, agent_command, remote_platform
+from netcheck.transports.ssh_boot import boot, boot_command
 from netcheck.transports.ssh_upload import LocalAgent, upload_agent
 from netcheck.transports.sshlib import asyncssh
 
@@ -148,18 +150,32 @@ class _SshChannel:
 
 
 class _HelloGuard:
-    """Wraps a channel so a failed first read reports the agent's stderr."""
+    """Wraps a channel so a failed first read reports the agent's stderr.
 
-    def __init__(self, channel: _SshChannel) -> None:
+    `before_hello`, if given, runs at the first read: the bootstrap's dialogue
+    (ssh_boot), so the wait for the hello, and its deadline, cover it too. It returns
+    False when the channel ended before the bootstrap said anything.
+    """
+
+    def __init__(
+        self,
+        channel: _SshChannel,
+        before_hello: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self._channel = channel
         self._first = True
+        self._before_hello = before_hello
         self.timings: dict[str, float] = {}
 
     async def send(self, line: bytes) -> None:
         await self._channel.send(line)
 
     async def receive(self) -> bytes | None:
-        line = await self._channel.receive()
+        if self._before_hello is not None:
+            before, self._before_hello = self._before_hello, None
+            line: bytes | None = None if not await before() else await self._channel.receive()
+        else:
+            line = await self._channel.receive()
         if line is None and self._first:
             await asyncio.sleep(0.2)  # let the stderr drain catch the last words
             tail = self._channel.stderr_tail
@@ -454,6 +470,72 @@ class SshTransport:
             raise TransportError(host.name, f"agent.python {exc}; give a plain path") from None
 
     async def start(self, host: Host) -> AgentChannel:
+        if remote_platform(host.os, host.agent.python) == "posix":
+            return await self._start_posix(host)
+        return await self._start_with_sftp(host)
+
+    async def _start_posix(self, host: Host) -> AgentChannel:
+        """One exec: the host checks the agent, receives it only if needed, runs it."""
+        t0 = time.perf_counter()
+        agent = self._agent()
+        try:
+            command = boot_command(
+                host.agent.python,
+                AGENT_PYTHON_OPTIONS,
+                self.options.remote_dir,
+                agent.path.name,
+                agent.sha256,
+                agent.path.stat().st_size,
+                ["--max-seconds", str(int(self.options.agent_max_seconds))],
+            )
+        except QuotingError as exc:
+            raise TransportError(host.name, f"agent.python {exc}; give a plain path") from None
+        conn = await self._connect(host)
+        t1 = time.perf_counter()
+        try:
+            proc = await conn.create_process(command, encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            conn.close()
+            raise TransportError(
+                host.name, f"could not run the agent: {escape_control(str(exc))}"
+            ) from None
+        except BaseException:
+            conn.close()
+            raise
+        channel = _SshChannel(host.name, conn, proc)
+        timings = {"connect_s": t1 - t0, "spawn_s": time.perf_counter() - t1}
+
+        async def check_send_run() -> bool:
+            t2 = time.perf_counter()
+            outcome = await boot(
+                host.name,
+                self.options.remote_dir,
+                channel.receive,
+                channel.send,
+                agent.path.read_bytes(),
+            )
+            if outcome is None:
+                return False
+            if outcome.uploaded and outcome.why != "missing":
+                log.warning(
+                    "[host=%s] %s/%s on the host is not this netcheck's agent (content or "
+                    "mode differs): replaced it",
+                    host.name,
+                    self.options.remote_dir,
+                    agent.path.name,
+                )
+            timings["upload_s"] = time.perf_counter() - t2  # the check, and the transfer
+            timings["uploaded"] = 1.0 if outcome.uploaded else 0.0
+            return True
+
+        # The dialogue runs at the first read, under the hello's deadline (StartPace):
+        # a host whose Python hangs before saying a word is given up like a silent agent.
+        guard = _HelloGuard(channel, check_send_run)
+        guard.timings = timings
+        return guard
+
+    async def _start_with_sftp(self, host: Host) -> AgentChannel:
+        """Windows: put or check the agent over SFTP, then run it (cmd.exe quoting)."""
         t0 = time.perf_counter()
         command = self._command(host, f"{self.options.remote_dir}/{self._zip().name}")
         conn = await self._connect(host)

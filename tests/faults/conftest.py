@@ -110,10 +110,12 @@ sys.exit(child.wait())
 
 _FAKE = """\
 #!{python}
-# A fake agent: a valid hello, then {what}. It keeps reading its channel, so the
-# channel stays open, and exits when netcheck closes it.
+# A fake agent: the bootstrap's "run" (netcheck.transports.ssh_boot), a valid hello,
+# then {what}. It keeps reading its channel, so the channel stays open, and exits when
+# netcheck closes it.
 import sys, threading
 out = sys.stdout.buffer
+out.write(b"NETCHECK-BOOT run\\n")
 out.write({hello!r})
 out.flush()
 def stream():

@@ -44,7 +44,10 @@ async def _start_and_hello(transport: SshTransport, host: Host) -> bytes | None:
 
 async def _uploaded(transport: SshTransport, host: Host) -> bool:
     channel = await transport.start(host)
-    await channel.close()
+    try:  # the agent is checked (and sent if need be) on the way to its hello
+        assert b'"type":"hello"' in (await asyncio.wait_for(channel.receive(), 20) or b"")
+    finally:
+        await channel.close()
     return bool(getattr(channel, "timings", {})["uploaded"])
 
 
@@ -139,3 +142,33 @@ def test_remote_stderr_with_escape_sequences_is_escaped_in_the_table(
     table = render_table(result)
     assert "\x1b" not in table
     assert "\\x1b[2J" in table
+
+
+def test_an_agent_directory_others_may_write_is_refused_and_nothing_runs(
+    sshd: Sshd, remote_dir: str
+) -> None:
+    where = Path.home() / remote_dir
+    where.mkdir(mode=0o700)
+    where.chmod(0o777)  # anyone could swap the agent here
+    transport = SshTransport(opts(sshd, remote_dir=remote_dir))
+    with pytest.raises(TransportError, match=r"writable by other users.*chmod 700"):
+        asyncio.run(_start_and_hello(transport, _host(sshd)))
+    assert list(where.iterdir()) == []  # nothing was written, nothing ran
+
+
+def test_one_exec_checks_sends_and_runs_the_agent_even_after_a_chatty_login(
+    sshd: Sshd, tmp_path: Path, remote_dir: str
+) -> None:
+    # agent.python is a wrapper that prints before the interpreter starts, as a
+    # ~/.bashrc that echoes would: the bootstrap's lines are found after it
+    wrapper = tmp_path / "chatty-python"
+    wrapper.write_text(f'#!/bin/sh\necho "welcome to cs01"\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    transport = SshTransport(opts(sshd, remote_dir=remote_dir))
+    host = _host(sshd, python=str(wrapper))
+    hello = asyncio.run(_start_and_hello(transport, host))  # cold: the agent is sent
+    assert hello is not None and b'"type":"hello"' in hello
+    installed = Path.home() / remote_dir / agent_zipapp().name
+    assert installed.read_bytes() == agent_zipapp().read_bytes()
+    assert installed.stat().st_mode & 0o077 == 0
+    assert asyncio.run(_uploaded(transport, host)) is False  # warm: checked on the host
