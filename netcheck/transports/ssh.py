@@ -1,4 +1,7 @@
-"""The SSH transport: upload the agent zipapp by content hash, run it, talk over the channel.
+"""The SSH transport: put the agent zipapp on the host by content hash, run it, talk to it.
+
+On POSIX hosts one exec checks the agent on the host and receives it only when needed
+(`ssh_boot`); Windows hosts get the check and the upload over SFTP (`ssh_upload`).
 
 Security rules this module keeps:
 - host keys are verified against known_hosts; a host that is not there is refused

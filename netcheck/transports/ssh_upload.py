@@ -1,4 +1,6 @@
-"""Put the agent zipapp on a host over SFTP, or prove the copy already there is it.
+"""Put the agent zipapp on a Windows host over SFTP, or prove the copy there is it.
+
+(POSIX hosts check and receive it in the agent's own exec: `ssh_boot`.)
 
 A file at `~/.netcheck/netcheck-agent-<hash>.pyz` is not trusted because of its
 name: anyone who could write it could have put anything there. It is reused only

@@ -18,6 +18,7 @@ from netcheck.errors import TransportError
 from netcheck.report import render_table
 from netcheck.topology.model import AgentSpec, Host, Nic, Role, Transport
 from netcheck.transports.ssh import SshTransport, agent_zipapp
+from netcheck.transports.ssh_upload import LocalAgent, upload_agent
 from tests.integration.ssh.conftest import Sshd
 from tests.integration.ssh.test_ssh_transport import opts, sweep, topology
 
@@ -172,3 +173,36 @@ def test_one_exec_checks_sends_and_runs_the_agent_even_after_a_chatty_login(
     assert installed.read_bytes() == agent_zipapp().read_bytes()
     assert installed.stat().st_mode & 0o077 == 0
     assert asyncio.run(_uploaded(transport, host)) is False  # warm: checked on the host
+
+
+def test_the_sftp_way_of_windows_hosts_checks_and_replaces_the_same_files(
+    sshd: Sshd, remote_dir: str
+) -> None:
+    # Windows hosts keep the SFTP check and upload (ssh_upload); its logic is the
+    # bootstrap's, tried here against the same real sshd
+    transport = SshTransport(opts(sshd, remote_dir=remote_dir))
+    host = _host(sshd)
+    agent = LocalAgent.of(agent_zipapp())
+    planted = Path.home() / remote_dir / agent.path.name
+
+    async def put() -> bool:
+        conn = await transport._connect(host)
+        try:
+            return (await upload_agent(conn, host, agent, remote_dir))[1]
+        finally:
+            conn.close()
+
+    assert asyncio.run(put()) is True  # missing: uploaded
+    assert planted.read_bytes() == agent.path.read_bytes()
+    assert planted.stat().st_mode & 0o077 == 0
+    assert asyncio.run(put()) is False  # intact: reused
+    planted.write_bytes(b"#" * planted.stat().st_size)  # same size, other content
+    assert asyncio.run(put()) is True and planted.read_bytes() == agent.path.read_bytes()
+    planted.chmod(0o666)
+    assert asyncio.run(put()) is True and planted.stat().st_mode & 0o077 == 0
+    planted.unlink()
+    planted.symlink_to(agent.path)
+    assert asyncio.run(put()) is True and not planted.is_symlink()
+    (Path.home() / remote_dir).chmod(0o777)
+    with pytest.raises(TransportError, match="writable by other users"):
+        asyncio.run(put())
