@@ -152,6 +152,22 @@ class _SshChannel:
         self._stderr_task.cancel()
 
 
+async def _run_agent(
+    conn: asyncssh.SSHClientConnection, host: Host, command: str
+) -> asyncssh.SSHClientProcess[bytes]:
+    """Run the agent's command; the connection is closed when it cannot run."""
+    try:
+        return await conn.create_process(command, encoding=None)
+    except (asyncssh.Error, OSError) as exc:
+        conn.close()
+        raise TransportError(
+            host.name, f"could not run the agent: {escape_control(str(exc))}"
+        ) from None
+    except BaseException:
+        conn.close()
+        raise
+
+
 class _HelloGuard:
     """Wraps a channel so a failed first read reports the agent's stderr.
 
@@ -495,16 +511,7 @@ class SshTransport:
             raise TransportError(host.name, f"agent.python {exc}; give a plain path") from None
         conn = await self._connect(host)
         t1 = time.perf_counter()
-        try:
-            proc = await conn.create_process(command, encoding=None)
-        except (asyncssh.Error, OSError) as exc:
-            conn.close()
-            raise TransportError(
-                host.name, f"could not run the agent: {escape_control(str(exc))}"
-            ) from None
-        except BaseException:
-            conn.close()
-            raise
+        proc = await _run_agent(conn, host, command)
         channel = _SshChannel(host.name, conn, proc)
         timings = {"connect_s": t1 - t0, "spawn_s": time.perf_counter() - t1}
 
@@ -545,19 +552,11 @@ class SshTransport:
         t1 = time.perf_counter()
         try:
             _, uploaded = await upload_agent(conn, host, self._agent(), self.options.remote_dir)
-            t2 = time.perf_counter()
-            proc = await conn.create_process(command, encoding=None)
-        except TransportError:
+        except BaseException:  # a TransportError that says why, or an interrupt
             conn.close()
             raise
-        except (asyncssh.Error, OSError) as exc:
-            conn.close()
-            raise TransportError(
-                host.name, f"could not run the agent: {escape_control(str(exc))}"
-            ) from None
-        except BaseException:
-            conn.close()
-            raise
+        t2 = time.perf_counter()
+        proc = await _run_agent(conn, host, command)
         guard = _HelloGuard(_SshChannel(host.name, conn, proc))
         guard.timings = {
             "connect_s": t1 - t0,
