@@ -1,5 +1,6 @@
 """Shared test helpers. Lab and integration tests must run in CI (CI=true): where a
-test's prerequisite is missing there, it fails instead of skipping."""
+test's prerequisite is missing there, it fails instead of skipping, and a skip from
+anywhere else (a skipif marker) fails the run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "topologies"
+
+
+# Every skip of the run, whatever made it (require(), a skipif marker, a fixture):
+# in CI (CI=true) any skip fails the run, so no test can stop running unnoticed.
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("CI") != "true" or not _SKIPPED or exitstatus != 0:
+        return
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"CI=true: {len(_SKIPPED)} test(s) skipped, which fails CI:", red=True)
+        for nodeid in _SKIPPED:
+            reporter.write_line(f"  {nodeid}")
 
 
 def require(condition: bool, reason: str) -> None:

@@ -70,13 +70,13 @@ WINDOWS = json.dumps(
             {
                 "InterfaceAlias": "LAN",
                 "InterfaceIndex": 12,
-                "IPAddress": "10.10.0.10",
+                "IPAddress": "198.18.40.10",
                 "PrefixLength": 24,
             },
             {
                 "InterfaceAlias": "Failback",
                 "InterfaceIndex": 14,
-                "IPAddress": "10.10.50.10",
+                "IPAddress": "198.18.50.10",
                 "PrefixLength": 24,
             },
             {
@@ -145,13 +145,13 @@ def test_windows_interfaces_from_powershell_json() -> None:
     lan, fb = parse_windows_json(WINDOWS)
     assert (lan["name"], lan["addresses"], lan["mtu"], lan["default_route"]) == (
         "LAN",
-        ["10.10.0.10/24", "fe80::1/64"],
+        ["198.18.40.10/24", "fe80::1/64"],
         1500,
         True,
     )
     assert (fb["name"], fb["addresses"], fb["mtu"], fb["default_route"]) == (
         "Failback",
-        ["10.10.50.10/24"],
+        ["198.18.50.10/24"],
         1400,
         False,
     )
@@ -217,7 +217,7 @@ def test_raw_checks_say_why_they_cannot_run() -> None:
     assert "CAP_NET_RAW" in (why_not(caps(raw=False)) or "")
     interfaces = parse_ip_addr_json(IP_J)
     req = p.ArpCheckRequest(
-        "a1", (p.ArpTarget("198.18.3.10"), p.ArpTarget("127.0.0.1"), p.ArpTarget("10.9.9.9"))
+        "a1", (p.ArpTarget("198.18.3.10"), p.ArpTarget("127.0.0.1"), p.ArpTarget("198.19.9.9"))
     )
     sent: list[str] = []
 

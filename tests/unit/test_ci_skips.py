@@ -1,0 +1,49 @@
+"""In CI (CI=true) a skipped test fails the run, whatever skipped it (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+SKIPPING = """\
+import pytest
+
+@pytest.mark.skipif(True, reason="no such prerequisite")
+def test_skipped_by_a_marker(): pass
+
+def test_that_runs(): pass
+"""
+
+
+def _run(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
+    shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_skips.py").write_text(SKIPPING)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    if ci:
+        env["CI"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def test_a_skip_fails_the_run_in_ci_and_is_named(tmp_path: Path) -> None:
+    proc = _run(tmp_path, ci=True)
+    assert proc.returncode == 1, proc.stdout
+    assert "1 test(s) skipped, which fails CI" in proc.stdout
+    assert "test_skips.py::test_skipped_by_a_marker" in proc.stdout
+
+
+def test_outside_ci_a_skip_is_only_a_skip(tmp_path: Path) -> None:
+    proc = _run(tmp_path, ci=False)
+    assert proc.returncode == 0, proc.stdout
+    assert "1 passed, 1 skipped" in proc.stdout
