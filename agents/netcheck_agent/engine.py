@@ -224,19 +224,14 @@ async def run_batch(
         else:
             watch(att, cell)
 
-    def finish_at_once(most: int = -1) -> None:
-        """Step the attempts whose connect finished inside ``connect()`` (``most``
-        of them, oldest first; all when negative)."""
-        while at_once and most != 0:
-            most -= 1
-            att, cell = at_once.popleft()
-            done = advance(att, cell)
-            if done is None:
-                continue
-            if done:
-                settle(cell, att.sample)
-            else:  # e.g. the challenge is sent: now it waits for the answer
-                watch(att, cell)
+    def finish_first() -> None:
+        """Step the oldest attempt whose connect finished inside ``connect()``."""
+        att, cell = at_once.popleft()
+        done = advance(att, cell)
+        if done:
+            settle(cell, att.sample)
+        elif done is False:  # e.g. the challenge is sent: now it waits for the answer
+            watch(att, cell)
 
     def watch(att: Any, cell: _Cell) -> None:
         """Wait for ``att``'s socket: the epoll, and its deadline on the heap."""
@@ -255,7 +250,7 @@ async def run_batch(
         while finished < total:
             while in_flight < concurrency or (at_once and (due or n_fresh < total)):
                 if in_flight >= concurrency:
-                    finish_at_once(1)  # a finished connect holds the slot the next one needs
+                    finish_first()  # a finished connect holds the slot the next one needs
                     continue
                 if due:
                     cell = due.popleft()
@@ -269,14 +264,15 @@ async def run_batch(
                     queued += 1
                 if limiter is not None:
                     while limiter.locked() and at_once:
-                        finish_at_once(1)  # our own finished connects hold slots: free them
+                        finish_first()  # our own finished connects hold slots: free them
                     if limiter.locked():
                         queued += not held  # waits for another batch's attempts
                     await limiter.acquire()
                 in_flight += 1
                 begin(cell)
             if at_once:
-                finish_at_once()
+                while at_once:
+                    finish_first()
                 if in_flight < concurrency and (due or n_fresh < total):
                     continue  # the limit was reached only by attempts now finished
             held = in_flight >= concurrency and (bool(due) or n_fresh < total)

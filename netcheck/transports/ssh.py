@@ -522,18 +522,11 @@ class SshTransport:
                 self.options.remote_dir,
                 channel.receive,
                 channel.send,
-                agent.path.read_bytes(),
+                agent.path.read_bytes,
+                agent.path.name,
             )
             if outcome is None:
                 return False
-            if outcome.uploaded and outcome.why != "missing":
-                log.warning(
-                    "[host=%s] %s/%s on the host is not this netcheck's agent (content or "
-                    "mode differs): replaced it",
-                    host.name,
-                    self.options.remote_dir,
-                    agent.path.name,
-                )
             timings["upload_s"] = time.perf_counter() - t2  # the check, and the transfer
             timings["uploaded"] = 1.0 if outcome.uploaded else 0.0
             return True

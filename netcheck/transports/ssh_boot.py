@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 from netcheck.errors import TransportError
 from netcheck.peertext import escape_control
-from netcheck.transports.remote_shell import quote_posix
+from netcheck.transports.remote_shell import agent_command
+from netcheck.transports.ssh_upload import log_replacing, open_dir_refusal
 
 __all__ = ["BOOT_SOURCE", "BootOutcome", "boot", "boot_command"]
 
@@ -104,8 +105,8 @@ def boot_command(
 ) -> str:
     """The one POSIX command line that checks, maybe receives, and runs the agent."""
     code = f"import base64;exec(base64.b64decode('{_BOOT_ARG}'))"
-    words = [python, *options, "-c", code, remote_dir, name, sha256, str(size), *args]
-    return " ".join(quote_posix(w) for w in words)
+    boot_args = [code, remote_dir, name, sha256, str(size), *args]
+    return agent_command(python, "-c", boot_args, "posix", options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +118,7 @@ class BootOutcome:
     why: str = ""
 
 
-_REFUSALS = {
-    "dir-writable": "~/{dir} on the host is writable by other users, who could swap the "
-    "agent: fix it (chmod 700 ~/{dir})",
-    "transfer-corrupt": "the agent arrived corrupted on the host (SHA-256 mismatch)",
-}
+_CORRUPT = "the agent arrived corrupted on the host (SHA-256 mismatch)"
 
 
 async def boot(
@@ -129,9 +126,11 @@ async def boot(
     remote_dir: str,
     next_line: Callable[[], Awaitable[bytes | None]],
     send: Callable[[bytes], Awaitable[None]],
-    zipapp: bytes,
+    zipapp: Callable[[], bytes],
+    name: str,
 ) -> BootOutcome | None:
-    """Answer the bootstrap until it runs the agent.
+    """Answer the bootstrap until it runs the agent `name` (`zipapp()` is read only
+    when the host asks for it).
 
     None: the channel ended before the bootstrap said anything (Python missing or too
     old: the caller explains from stderr). TransportError: the host refused.
@@ -154,9 +153,14 @@ async def boot(
             return BootOutcome(uploaded, why)
         if word == "send":
             uploaded, why = True, rest
-            await send(zipapp)
+            if why != "missing":
+                log_replacing(host, f"{remote_dir}/{name}")
+            await send(zipapp())
         elif word == "refuse":
-            text = _REFUSALS.get(rest, f"the host refused the agent: {escape_control(rest)}")
-            raise TransportError(host, text.format(dir=remote_dir))
+            if rest == "dir-writable":
+                raise TransportError(host, open_dir_refusal(remote_dir))
+            if rest == "transfer-corrupt":
+                raise TransportError(host, _CORRUPT)
+            raise TransportError(host, f"the host refused the agent: {escape_control(rest)}")
         else:
             raise TransportError(host, f"unexpected bootstrap answer {escape_control(word)!r}")

@@ -27,7 +27,7 @@ from netcheck.peertext import escape_control
 from netcheck.topology.model import Host
 from netcheck.transports.sshlib import asyncssh
 
-__all__ = ["LocalAgent", "upload_agent"]
+__all__ = ["LocalAgent", "log_replacing", "open_dir_refusal", "upload_agent"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,25 @@ class LocalAgent:
     @classmethod
     def of(cls, path: Path) -> LocalAgent:
         return cls(path, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def open_dir_refusal(remote_dir: str) -> str:
+    """Why a host is refused whose agent directory others may write (both ways of
+    putting the agent there say it in these words)."""
+    return (
+        f"~/{remote_dir} on the host is writable by other users, who could swap the agent: "
+        f"fix it (chmod 700 ~/{remote_dir})"
+    )
+
+
+def log_replacing(host: str, remote: str) -> None:
+    """Log that a file at the agent's path was not this agent and is replaced."""
+    log.warning(
+        "[host=%s] %s on the host is not this netcheck's agent (content or mode differs): "
+        "replacing it",
+        host,
+        remote,
+    )
 
 
 async def _reusable(sftp: asyncssh.SFTPClient, remote: str, host: Host, agent: LocalAgent) -> bool:
@@ -87,20 +106,11 @@ async def upload_agent(
                     await sftp.mkdir(remote_dir, asyncssh.SFTPAttrs(permissions=0o700))
             dir_mode = (await sftp.stat(remote_dir)).permissions or 0
             if host.os != "windows" and dir_mode & 0o022:
-                raise TransportError(
-                    host.name,
-                    f"~/{remote_dir} on the host is writable by other users, who could swap "
-                    f"the agent: fix it (chmod 700 ~/{remote_dir})",
-                )
+                raise TransportError(host.name, open_dir_refusal(remote_dir))
             if await _reusable(sftp, remote, host, agent):
                 return remote, False
             if await sftp.exists(remote):
-                log.warning(
-                    "[host=%s] %s on the host is not this netcheck's agent (content or "
-                    "mode differs): replacing it",
-                    host.name,
-                    remote,
-                )
+                log_replacing(host.name, remote)
             tmp = f"{remote}.{secrets.token_hex(4)}.part"
             await sftp.put(str(local), tmp)
             if host.os != "windows":

@@ -25,7 +25,11 @@ def _talk(lines: list[bytes]) -> tuple[BootOutcome | None, list[bytes]]:
     async def send(data: bytes) -> None:
         sent.append(data)
 
-    return asyncio.run(boot("cs01", ".netcheck", next_line, send, b"ZIP")), sent
+    def zipapp() -> bytes:  # read only when the host asks for the agent
+        sent.append(b"<read>")
+        return b"ZIP"
+
+    return asyncio.run(boot("cs01", ".netcheck", next_line, send, zipapp, "a.pyz")), sent
 
 
 def test_a_verified_agent_runs_without_a_transfer() -> None:
@@ -34,7 +38,7 @@ def test_a_verified_agent_runs_without_a_transfer() -> None:
 
 def test_a_missing_or_foreign_agent_is_sent_once_then_runs() -> None:
     outcome, sent = _talk([b"NETCHECK-BOOT send differs\n", b"NETCHECK-BOOT run\n"])
-    assert outcome == BootOutcome(True, "differs") and sent == [b"ZIP"]
+    assert outcome == BootOutcome(True, "differs") and sent == [b"<read>", b"ZIP"]
 
 
 def test_lines_of_a_chatty_login_are_skipped() -> None:
