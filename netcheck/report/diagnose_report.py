@@ -256,7 +256,11 @@ _KIND_WORD = {"traceroute": "route", "echo": "echo", "pmtu": "path MTU", "syn": 
 
 # what makes a missing measurement possible, by the agent's own words for its absence
 _ENABLE = (
-    ("scapy is not installed", "install scapy for the agent's Python (apt install python3-scapy)"),
+    (
+        "scapy is not installed",
+        "install scapy for the agent's Python (apt install python3-scapy for a host's "
+        "python3; pip install 'netcheck[raw]' where netcheck itself runs)",
+    ),
     ("no raw sockets", "run the agent as root (or give its Python CAP_NET_RAW)"),
     (
         "ping_group_range",

@@ -471,7 +471,8 @@ def test_a_missing_capability_is_said_once_per_host_with_what_enables_it() -> No
     assert len(lines) == 2  # one per host, not one per measurement (nine here)
     assert lines[0] == (
         f"not measured on ps-azure: route, echo, path MTU: {why}; to enable: install scapy for "
-        "the agent's Python (apt install python3-scapy), or allow unprivileged ICMP echo "
+        "the agent's Python (apt install python3-scapy for a host's python3; pip install "
+        "'netcheck[raw]' where netcheck itself runs), or allow unprivileged ICMP echo "
         "(sysctl -w net.ipv4.ping_group_range='0 2147483647')"
     )
     text = render_table(sweep_with(diag), width=400)
