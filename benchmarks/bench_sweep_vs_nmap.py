@@ -8,9 +8,10 @@ Method (one listener process for both tools, alternating order, medians):
    Documented ports below 1024 are remapped (443 → 10443) so no root is needed.
 2. nmap cannot be given (address, port) pairs, only addresses × ports. So the
    listener process listens on **every** address × port of the plan (all open) and
-   counts each connect it accepts: nmap scans exactly those, netcheck probes its
-   cells, and both figures are printed (5,020 vs 5,005 at 1,000 VMs: equal to 0.3 %).
-   Responders are off, so both tools complete the same plain TCP handshakes.
+   counts each connect it accepts: nmap scans exactly those (1,004 × 3 = 3,012 at
+   1,000 VMs), netcheck probes its cells (5,005), each from its own source address;
+   both counts are printed. Responders are off, so both tools complete plain TCP
+   handshakes.
 3. netcheck: `netcheck sweep T --format json -o /dev/null --no-store --no-diagnose
    --no-progress` as a process (interpreter start-up, imports, topology load, plan,
    sweep and rendering included), 1 attempt per cell, its bytecode cached as an
@@ -19,7 +20,12 @@ Method (one listener process for both tools, alternating order, medians):
 4. nmap: `nmap -sT -n -Pn -T5 --max-retries 0 -p PORTS -iL ADDRESSES -oG -` as a
    process.
 5. The ratio is rate over rate (connects per second of netcheck / of nmap): ≥ 1.0
-   means netcheck is as fast. A breakdown of netcheck's own time (from its JSON
+   means netcheck is as fast.
+6. A floor for Python: the same 5,005 (source, destination, port) connects made by a
+   25-line stdlib script (`FLOOR_CODE`: read the triples, bind, connect, wait with
+   epoll, write a JSON line per cell), as one process and as two (half the triples
+   each, both cores). No topology, plan, verdict or report: what any Python
+   implementation of this sweep pays at least. A breakdown of netcheck's own time (from its JSON
    `phases_s` and a separate in-process run) is printed below, never as the headline.
 
 Usage: python benchmarks/bench_sweep_vs_nmap.py [--vms 1000] [--runs 5]
@@ -122,6 +128,41 @@ while time.monotonic() < deadline:
 """
 
 
+# The least a Python process can do for the same connects (see step 6 above).
+FLOOR_CODE = r"""
+import errno, json, select, socket, sys, time
+triples = [line.split() for line in open(sys.argv[1])][int(sys.argv[3])::int(sys.argv[4])]
+ep = select.epoll()
+pending, results = {}, []
+for src, dst, port in triples:
+    s = socket.socket()
+    s.setblocking(False)
+    s.bind((src, 0))
+    t = time.perf_counter()
+    rc = s.connect_ex((dst, int(port)))
+    if rc == 0:
+        results.append((src, dst, port, 0, time.perf_counter() - t))
+        s.close()
+    else:
+        ep.register(s.fileno(), select.EPOLLOUT)
+        pending[s.fileno()] = (s, src, dst, port, t)
+deadline = time.monotonic() + 10
+while pending and time.monotonic() < deadline:
+    for fd, _ in ep.poll(1.0):
+        s, src, dst, port, t = pending.pop(fd)
+        ep.unregister(fd)
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        results.append((src, dst, port, err, time.perf_counter() - t))
+        s.close()
+with open(sys.argv[2], "w") as out:
+    for src, dst, port, err, rtt in results:
+        state = "open" if err == 0 else errno.errorcode.get(err, str(err))
+        out.write(json.dumps({"source": src, "dest": dst, "port": int(port),
+                              "state": state, "rtt_ms": round(rtt * 1000, 3)}) + "\n")
+sys.exit(0 if len(results) == len(triples) else 1)
+"""
+
+
 class Listeners:
     def __init__(self, targets: list[tuple[str, int]], lifetime_s: float) -> None:
         self.proc = subprocess.Popen(
@@ -164,6 +205,22 @@ def run_netcheck(topology: Path, out: Path) -> float:
     return took
 
 
+def run_floor(triples: Path, out: Path, procs: int) -> float:
+    """FLOOR_CODE over the triples, split across `procs` processes; wall seconds."""
+    t0 = time.perf_counter()
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-c", FLOOR_CODE, str(triples), f"{out}.{i}", str(i), str(procs)]
+        )
+        for i in range(procs)
+    ]
+    codes = [p.wait(60) for p in running]
+    took = time.perf_counter() - t0
+    if any(codes):
+        raise SystemExit(f"the Python floor failed: exit codes {codes}")
+    return took
+
+
 def run_nmap(target_file: str, ports: list[int]) -> tuple[float, int]:
     cmd = [
         *("nmap", "-sT", "-n", "-Pn", "-T5", "--max-retries", "0"),
@@ -202,12 +259,20 @@ def main() -> int:
         target_file.write_text("\n".join(addresses) + "\n")
         listeners = Listeners([(a, p) for a in addresses for p in ports], lifetime_s=1800)
         report = Path(tmp) / "report.json"
+        triples = Path(tmp) / "triples.txt"
+        triples.write_text(
+            "".join(f"{s.source_address} {s.dest_address} {s.port}\n" for s in plan.specs)
+        )
+        floor_out = Path(tmp) / "floor.jsonl"
         nc_s, nm_s, nc_conn, nm_conn, phases = [], [], [], [], []
+        floor_s: dict[int, list[float]] = {1: [], 2: []}
+        floor_conn: dict[int, list[int]] = {1: [], 2: []}
         try:
             run_netcheck(topo_path, report)  # settle: the bytecode cache, the page cache
             listeners.count()
             for i in range(args.runs):
-                order = ("netcheck", "nmap") if i % 2 == 0 else ("nmap", "netcheck")
+                tools = ["netcheck", "nmap", "floor1", "floor2"]
+                order = tools if i % 2 == 0 else tools[::-1]
                 for tool in order:
                     if tool == "netcheck":
                         nc_s.append(run_netcheck(topo_path, report))
@@ -216,12 +281,16 @@ def main() -> int:
                         if doc["summary"]["passed"] != cells:
                             raise SystemExit(f"netcheck: {doc['summary']} (all should pass)")
                         phases.append(doc["phases_s"])
-                    else:
+                    elif tool == "nmap":
                         took, opened = run_nmap(str(target_file), ports)
                         nm_s.append(took)
                         nm_conn.append(listeners.count())
                         if opened != len(addresses) * len(ports):
                             raise SystemExit(f"nmap saw {opened} open ports")
+                    else:
+                        procs = int(tool[-1])
+                        floor_s[procs].append(run_floor(triples, floor_out, procs))
+                        floor_conn[procs].append(listeners.count())
         finally:
             listeners.close()
     med = statistics.median
@@ -238,6 +307,12 @@ def main() -> int:
         f"nmap -sT -T5 (whole process):   {med(nm_s):6.3f} s {nm_rate:8.0f} connects/s  runs {[round(x, 3) for x in nm_s]}"
     )
     print(f"ratio netcheck / nmap (rate, whole process): {nc_rate / nm_rate:.2f}")
+    for procs in (1, 2):
+        fl_rate = med(floor_conn[procs]) / med(floor_s[procs])
+        print(
+            f"Python floor, {procs} process(es): {med(floor_s[procs]):6.3f} s {fl_rate:8.0f} "
+            f"connects/s  connects {floor_conn[procs]}  ratio to nmap {fl_rate / nm_rate:.2f}"
+        )
     keys = sorted({k for p in phases for k in p})
     print(
         "netcheck phases (median s): "
