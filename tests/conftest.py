@@ -1,10 +1,20 @@
 """Shared test helpers. Lab and integration tests must run in CI (CI=true): where a
 test's prerequisite is missing there, it fails instead of skipping, and a skip from
-anywhere else (a skipif marker) fails the run."""
+anywhere else (a skipif marker) fails the run.
+
+Parallel runs (`pytest -n N`, pytest-xdist, as scripts/test does as root): every
+worker runs in a network namespace of its own, with only its loopback up, and gets
+a lab prefix of its own. So the tests' listeners on fixed loopback addresses and
+ports (the demo topology's 127.0.2.x:10443, ...) never meet another worker's, a
+namespace lab is never shared, and nothing a worker sends can leave its namespace.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +22,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "topologies"
+
+
+_CLONE_NEWNET = 0x40000000
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _isolate_worker(worker: str) -> None:
+    """Give xdist worker `worker` (gw0, gw1, ...) its own network namespace and lab prefix."""
+    number = int(worker.removeprefix("gw"))
+    if number >= len(_BASE36):
+        raise pytest.UsageError(f"at most {len(_BASE36)} test workers (-n), one lab prefix each")
+    # nct- -> nct0-, nct1-, ...: still 1-5 characters before the '-' with the
+    # fault and fan-out tests' 'f' added (nct0f-)
+    base = os.environ.get("NETCHECK_LAB_TEST_PREFIX", "nct-").rstrip("-")[:3]
+    os.environ["NETCHECK_LAB_TEST_PREFIX"] = f"{base}{_BASE36[number]}-"
+    if sys.platform != "linux" or os.geteuid() != 0:
+        raise pytest.UsageError(
+            "parallel test runs (-n) need root on Linux: each worker runs in a network "
+            "namespace of its own; run without -n instead"
+        )
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise pytest.UsageError(f"test worker {worker}: unshare(CLONE_NEWNET): {os.strerror(err)}")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        _isolate_worker(worker)
 
 
 # Every skip of the run, whatever made it (require(), a skipif marker, a fixture):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import require
+
 HERE = Path(__file__).resolve().parents[1]
 
 SKIPPING = """\
@@ -20,14 +22,15 @@ def test_that_runs(): pass
 """
 
 
-def _run(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, ci: bool, *args: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_skips.py").write_text(SKIPPING)
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    # not CI unless asked, and not a worker of this run's own xdist
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")}
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -38,6 +41,14 @@ def _run(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
 
 def test_a_skip_fails_the_run_in_ci_and_is_named(tmp_path: Path) -> None:
     proc = _run(tmp_path, ci=True)
+    assert proc.returncode == 1, proc.stdout
+    assert "1 test(s) skipped, which fails CI" in proc.stdout
+    assert "test_skips.py::test_skipped_by_a_marker" in proc.stdout
+
+
+def test_a_skip_in_a_parallel_worker_fails_the_run_in_ci(tmp_path: Path) -> None:
+    require(os.geteuid() == 0, "parallel workers need root (a network namespace each)")
+    proc = _run(tmp_path, True, "-n", "2")
     assert proc.returncode == 1, proc.stdout
     assert "1 test(s) skipped, which fails CI" in proc.stdout
     assert "test_skips.py::test_skipped_by_a_marker" in proc.stdout

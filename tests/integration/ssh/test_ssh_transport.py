@@ -97,7 +97,13 @@ def opts(sshd: Sshd, **kw: object) -> SshOptions:
 
 
 def agent_processes() -> list[str]:
-    out = subprocess.run(["pgrep", "-af", "netcheck-agent-"], capture_output=True, text=True).stdout
+    """Agents running in this test's network namespace (a parallel run's other workers,
+    and their labs, have agents of their own)."""
+    out = subprocess.run(
+        ["pgrep", "-af", "--ns", str(os.getpid()), "--nslist", "net", "netcheck-agent-"],
+        capture_output=True,
+        text=True,
+    ).stdout
     return [line for line in out.splitlines() if "pgrep" not in line]
 
 

@@ -1,0 +1,65 @@
+"""Parallel test runs (scripts/test: pytest -n, as root): each worker in a network
+namespace of its own, with a lab prefix of its own (tests/conftest.py).
+
+Proved with a real parallel run: two tests in two files, on two workers, listen on
+the same loopback address and port at the same time (the demo topology's kind of
+fixed address), each reports its network namespace and lab prefix, and neither may
+be the namespace of the run that started them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import require
+
+HERE = Path(__file__).resolve().parents[1]
+
+PARALLEL = ("-n", "2", "--dist", "loadfile")
+
+HOLDER = """\
+import os, socket, time
+from pathlib import Path
+
+def test_hold_the_port():
+    s = socket.socket()
+    s.bind(("127.0.2.10", 10443))
+    s.listen()
+    Path("NAME.out").write_text(
+        os.readlink("/proc/thread-self/ns/net") + " " + os.environ["NETCHECK_LAB_TEST_PREFIX"]
+    )
+    # both hold the port at once: wait (bounded) until the other one has reported
+    deadline = time.monotonic() + 30
+    while len(list(Path(".").glob("*.out"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    s.close()
+    assert len(list(Path(".").glob("*.out"))) == 2
+"""
+
+
+def test_two_workers_hold_one_loopback_port_in_namespaces_of_their_own(tmp_path: Path) -> None:
+    require(os.geteuid() == 0, "parallel workers need root (a network namespace each)")
+    shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
+    for name in ("a", "b"):
+        (tmp_path / f"test_{name}.py").write_text(HOLDER.replace("NAME", name))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.pop("NETCHECK_LAB_TEST_PREFIX", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PARALLEL, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = {name: (tmp_path / f"{name}.out").read_text().split() for name in ("a", "b")}
+    mine = os.readlink("/proc/thread-self/ns/net")
+    namespaces = {ns for ns, _ in seen.values()}
+    prefixes = {prefix for _, prefix in seen.values()}
+    assert len(namespaces) == 2 and mine not in namespaces, (seen, mine)
+    assert prefixes == {"nct0-", "nct1-"}, seen
