@@ -12,6 +12,11 @@ process server's 9443). Every host checks both ports: 2 × N connects.
 - naive: `xargs -P N` running, per host, `ssh -F STATE/ssh_config HOST 'for t in ...;
   do timeout 1 bash -c "</dev/tcp/ADDR/PORT" ...; done'` (the same checks, the same
   1 s limit per check, the same known_hosts and key); every check must say open.
+- a Python floor: the naive way with Python instead of bash, per host `ssh HOST
+  '/usr/bin/python3 -I -c "...socket.create_connection((ADDR, PORT), 1)..."'` (the
+  same checks, the same interpreter netcheck's agents run): what any agent written in
+  Python pays at least on each host (an interpreter's start), without netcheck's
+  upload check, asyncio, protocol or teardown.
 
 Both run inside the management namespace, alternating which goes first, and every
 host's login shell is the machine's root shell (its ~/.bashrc included) for both.
@@ -120,27 +125,39 @@ def run_netcheck(lab: Lab, state_dir: Path, topo: Path, n: int) -> dict[str, Any
     return row
 
 
-def naive_argv(lab: Lab, state_dir: Path, n: int) -> list[str]:
+def naive_argv(lab: Lab, state_dir: Path, n: int, python: bool = False) -> list[str]:
     checks = " ".join(f"{addr}/{port}" for addr, port, _ in TARGETS.values())
     script = (
         f"for t in {checks}; do "
         'if timeout 1 bash -c "</dev/tcp/$t" 2>/dev/null; then echo "$(hostname) $t open"; '
         'else echo "$(hostname) $t closed"; fi; done'
     )
+    if python:
+        code = (
+            "import socket\n"
+            f"for t in {checks.split()!r}:\n"
+            "    a, p = t.split('/')\n"
+            "    try:\n"
+            "        socket.create_connection((a, int(p)), 1).close(); s = 'open'\n"
+            "    except OSError:\n"
+            "        s = 'closed'\n"
+            "    print(socket.gethostname(), t, s)\n"
+        )
+        script = f"{AGENT_PYTHON} -I -c {shlex.quote(code)}"
     ssh = f"ssh -F {shlex.quote(str(state_dir / 'ssh_config'))} {{}} {shlex.quote(script)}"
     hosts = " ".join(ns.name for ns in lab.hosts if ns.sshd)
     return ["sh", "-c", f"printf '%s\\n' {hosts} | xargs -P {n} -I{{}} {ssh}"]
 
 
-def run_naive(lab: Lab, state_dir: Path, n: int) -> dict[str, Any]:
+def run_naive(lab: Lab, state_dir: Path, n: int, python: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
-    argv = naive_argv(lab, state_dir, n)
+    argv = naive_argv(lab, state_dir, n, python)
     proc = lab_exec(lab, "mgmt", argv, capture_output=True, text=True, timeout=300)
     wall = time.perf_counter() - t0
     opened = [line for line in proc.stdout.splitlines() if line.endswith(" open")]
     if proc.returncode != 0 or len(opened) != 2 * n:
         raise SystemExit(
-            f"naive fan-out: exit {proc.returncode}, {len(opened)}/{2 * n} open: "
+            f"{'python floor' if python else 'naive fan-out'}: exit {proc.returncode}, {len(opened)}/{2 * n} open: "
             f"{proc.stderr[-2000:]}"
         )
     return {"wall_s": wall}
@@ -155,26 +172,28 @@ def bench(n: int, runs: int, warm: bool, workdir: Path) -> dict[str, Any]:
     up_s = time.perf_counter() - t0
     topo = state_dir / "fleet.yaml"
     topo.write_text(fleet_topology(lab, AGENT_PYTHON), encoding="utf-8")
-    out: dict[str, Any] = {"hosts": n, "lab_up_s": up_s, "netcheck": [], "naive": []}
+    out: dict[str, Any] = {"hosts": n, "lab_up_s": up_s, "netcheck": [], "naive": [], "python": []}
     try:
         start_targets(lab, AGENT_PYTHON)
         caches = private_caches(state, workdir / f"caches-{n}")
         run_naive(lab, state_dir, n)  # settle: ARP, sshd first start, page cache
+        run_naive(lab, state_dir, n, python=True)
         run_netcheck(lab, state_dir, topo, n)
         out["load_before"] = os.getloadavg()
+        tools = ["netcheck", "naive", "python"]
         for i in range(runs):
-            order = ("netcheck", "naive") if i % 2 == 0 else ("naive", "netcheck")
-            for tool in order:
+            for tool in tools if i % 2 == 0 else tools[::-1]:
                 if tool == "netcheck":
                     if not warm:
                         make_cold(caches)
                     row = run_netcheck(lab, state_dir, topo, n)
                 else:
-                    row = run_naive(lab, state_dir, n)
+                    row = run_naive(lab, state_dir, n, python=tool == "python")
                 out[tool].append(row)
-            nc, nv = out["netcheck"][-1]["wall_s"], out["naive"][-1]["wall_s"]
+            nc, nv, py = (out[t][-1]["wall_s"] for t in tools)
             print(
-                f"{n} hosts, run {i + 1}/{runs}: netcheck {nc:.2f} s, naive {nv:.2f} s",
+                f"{n} hosts, run {i + 1}/{runs}: netcheck {nc:.2f} s, naive {nv:.2f} s, "
+                f"python floor {py:.2f} s",
                 file=sys.stderr,
             )
     finally:
@@ -211,14 +230,17 @@ def main() -> int:
         f"{os.cpu_count()} CPUs"
     )
     print()
-    print("| hosts | netcheck s | naive s | ratio | agents ready max s | uploads | load before |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| hosts | netcheck s | naive s | ratio | python floor s | floor / naive "
+        "| agents ready max s | uploads | load before |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        nc, nv = med(r["netcheck"], "wall_s"), med(r["naive"], "wall_s")
+        nc, nv, py = (med(r[t], "wall_s") for t in ("netcheck", "naive", "python"))
         uploads = "/".join(str(x["uploaded"]) for x in r["netcheck"])
         load = ", ".join(f"{x:.1f}" for x in r["load_before"])
         print(
-            f"| {r['hosts']} | {nc:.2f} | {nv:.2f} | {nc / nv:.2f} | "
+            f"| {r['hosts']} | {nc:.2f} | {nv:.2f} | {nc / nv:.2f} | {py:.2f} | {py / nv:.2f} | "
             f"{med(r['netcheck'], 'ready_max_s'):.2f} | {uploads} | {load} |"
         )
     if args.json:
