@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -74,6 +75,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_line(f"CI=true: {len(_SKIPPED)} test(s) skipped, which fails CI:", red=True)
         for nodeid in _SKIPPED:
             reporter.write_line(f"  {nodeid}")
+
+
+def run_pytest_in(
+    directory: Path, *args: str, ci: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """A pytest run of its own over `directory`, with this conftest: not CI unless
+    asked, not a worker of this run's own xdist, with the default lab prefix."""
+    shutil.copy(Path(__file__), directory / "conftest.py")
+    drop = ("CI", "NETCHECK_LAB_TEST_PREFIX")
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST_")}
+    if ci:
+        env["CI"] = "true"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=directory,
+    )
 
 
 def require(condition: bool, reason: str) -> None:

@@ -10,16 +10,9 @@ be the namespace of the run that started them.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import require
-
-HERE = Path(__file__).resolve().parents[1]
-
-PARALLEL = ("-n", "2", "--dist", "loadfile")
+from tests.conftest import require, run_pytest_in
 
 HOLDER = """\
 import os, socket, time
@@ -43,19 +36,9 @@ def test_hold_the_port():
 
 def test_two_workers_hold_one_loopback_port_in_namespaces_of_their_own(tmp_path: Path) -> None:
     require(os.geteuid() == 0, "parallel workers need root (a network namespace each)")
-    shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
     for name in ("a", "b"):
         (tmp_path / f"test_{name}.py").write_text(HOLDER.replace("NAME", name))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.pop("NETCHECK_LAB_TEST_PREFIX", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PARALLEL, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc = run_pytest_in(tmp_path, "-n", "2", "--dist", "loadfile")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seen = {name: (tmp_path / f"{name}.out").read_text().split() for name in ("a", "b")}
     mine = os.readlink("/proc/thread-self/ns/net")

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import require
-
-HERE = Path(__file__).resolve().parents[1]
+from tests.conftest import require, run_pytest_in
 
 SKIPPING = """\
 import pytest
@@ -23,20 +19,8 @@ def test_that_runs(): pass
 
 
 def _run(tmp_path: Path, ci: bool, *args: str) -> subprocess.CompletedProcess[str]:
-    shutil.copy(HERE / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_skips.py").write_text(SKIPPING)
-    # not CI unless asked, and not a worker of this run's own xdist
-    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")}
-    if ci:
-        env["CI"] = "true"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=tmp_path,
-    )
+    return run_pytest_in(tmp_path, *args, ci=ci)
 
 
 def test_a_skip_fails_the_run_in_ci_and_is_named(tmp_path: Path) -> None:
