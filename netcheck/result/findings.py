@@ -23,8 +23,9 @@ from netcheck.azure.nsg.compare import NsgFinding
 from netcheck.bandwidth.model import BandwidthOutcome
 from netcheck.bandwidth.verdict import BandwidthVerdict
 from netcheck.diagnose.model import Diagnostics, FindingLevel
-from netcheck.nic.model import HostNicReport
+from netcheck.nic.model import HostNicReport, NicFinding
 from netcheck.plan import ProbeSpec
+from netcheck.readiness.model import Finding as ReadinessFinding
 from netcheck.readiness.model import ReadinessResult
 from netcheck.result.cells import RESPONDER_NOT_OPENED, CellResult
 from netcheck.stats import CellVerdict, Verdict
@@ -271,30 +272,24 @@ def _path_findings(d: Diagnostics) -> Iterator[Finding]:
 
 
 def _nic_findings(n: HostNicReport) -> Iterator[Finding]:
-    for f in n.findings:
-        yield Finding(
-            id=finding_id("nic", f.check, f.subject),
-            kind="nic",
-            check=f.check,
-            subject=f.subject,
-            verdict=FindingVerdict(f.verdict.value),  # the same four words
-            reason=f.message,
-            hint=f.hint,
-            doc=f.doc,
-            group=n.host,
-        )
+    return (_checked("nic", f, group=n.host) for f in n.findings)
 
 
 def _readiness_findings(r: ReadinessResult) -> Iterator[Finding]:
-    for f in r.findings:
-        yield Finding(
-            id=finding_id("readiness", f.check, f.subject),
-            kind="readiness",
-            check=f.check,
-            subject=f.subject,
-            verdict=FindingVerdict(f.verdict.value),  # the same four words
-            reason=f.message,
-            hint=f.hint,
-            doc=f.doc,
-            group=f.subject,
-        )
+    return (_checked("readiness", f, group=f.subject) for f in r.findings)
+
+
+def _checked(kind: str, f: NicFinding | ReadinessFinding, group: str) -> Finding:
+    """A NIC or readiness check's finding: both carry check, subject, verdict (the
+    same four words), message, hint and doc."""
+    return Finding(
+        id=finding_id(kind, f.check, f.subject),
+        kind=kind,
+        check=f.check,
+        subject=f.subject,
+        verdict=FindingVerdict(f.verdict.value),
+        reason=f.message,
+        hint=f.hint,
+        doc=f.doc,
+        group=group,
+    )
