@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .._diag_msgs import DiagRequest, DiagResult, Hop
 from . import pathsearch
-from .replies import NO_REPLY, Reply, classify_packet, syn_outcome
+from .replies import NO_REPLY, Reply, classify_packet, syn_outcome, to_hop
 
 #: Set (to anything but "" or "0") to make this agent behave as if scapy were absent.
 NO_SCAPY_ENV = "NETCHECK_AGENT_NO_SCAPY"
@@ -139,20 +139,6 @@ _SEQ = itertools.count(random.randrange(28000))
 _ICMP_ID = random.getrandbits(16)
 
 
-def _hop(ttl: int, reply: Reply, rtt: Optional[float], size: Optional[int] = None) -> Hop:
-    return Hop(
-        ttl=ttl,
-        reply=reply.reply,
-        address=reply.address,
-        rtt_us=None if rtt is None else int(rtt * 1e6),
-        icmp_type=reply.icmp_type,
-        icmp_code=reply.icmp_code,
-        icmp=reply.icmp,
-        mtu=reply.mtu,
-        size=size,
-    )
-
-
 def _reset(req: DiagRequest, sent: Any, answer: Any, emit: Emit) -> None:
     """Close a half-open handshake ourselves (the kernel would too, unasked)."""
     inet = _layers()
@@ -182,7 +168,7 @@ def syn(
         "syn",
         "scapy",
         detail=syn_outcome(reply),
-        hops=(_hop(64, reply, rtt),),
+        hops=(to_hop(64, reply, rtt),),
         reached=reply.from_target,
         sent=1,
         received=0 if answer is None else 1,
@@ -221,7 +207,7 @@ def traceroute(
         deadline_s=req.deadline_ms / 1000.0,
         max_packets=req.max_packets,
     )
-    hops = tuple(_hop(h.ttl, h.reply, h.rtt_s) for h in res.hops)
+    hops = tuple(to_hop(h.ttl, h.reply, h.rtt_s) for h in res.hops)
     return DiagResult(
         req.id,
         "traceroute",
@@ -249,7 +235,7 @@ def echo(req: DiagRequest, exchange: Exchange = scapy_exchange) -> DiagResult:
             break
         ((_sent, answer, rtt),) = exchange([_probe(icmp_req, 64)], req.timeout_ms / 1000.0)
         reply = classify_packet(answer) if answer is not None else NO_REPLY
-        hops.append(_hop(seq, reply, rtt if reply.reply == "echo-reply" else None))
+        hops.append(to_hop(seq, reply, rtt if reply.reply == "echo-reply" else None))
         pause = start + req.interval_ms / 1000.0 - time.monotonic()
         if pause > 0 and seq < count:
             time.sleep(min(pause, max(0.0, end - time.monotonic())))
@@ -283,7 +269,7 @@ def pmtu(req: DiagRequest, exchange: Exchange = scapy_exchange) -> DiagResult:
         deadline_s=req.deadline_ms / 1000.0,
         max_packets=req.max_packets,
     )
-    hops = tuple(_hop(64, reply, rtt, size) for size, reply, rtt in res.probes)
+    hops = tuple(to_hop(64, reply, rtt, size) for size, reply, rtt in res.probes)
     return DiagResult(
         req.id,
         "pmtu",

@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .._diag_msgs import DiagRequest, DiagResult, Hop
+from .._diag_msgs import DiagRequest, DiagResult
 from . import pathsearch
 from .replies import (
     NO_REPLY,
@@ -37,6 +37,7 @@ from .replies import (
     classify_extended_err,
     parse_extended_err,
     syn_outcome,
+    to_hop,
 )
 
 SOL_IP = 0
@@ -77,20 +78,6 @@ def read_errqueue(sock: socket.socket) -> Optional[Reply]:
         if level == SOL_IP and kind == IP_RECVERR:
             return classify_extended_err(parse_extended_err(payload))
     return None
-
-
-def _hop(ttl: int, reply: Reply, rtt: Optional[float], size: Optional[int] = None) -> Hop:
-    return Hop(
-        ttl=ttl,
-        reply=reply.reply,
-        address=reply.address,
-        rtt_us=None if rtt is None else int(rtt * 1e6),
-        icmp_type=reply.icmp_type,
-        icmp_code=reply.icmp_code,
-        icmp=reply.icmp,
-        mtu=reply.mtu,
-        size=size,
-    )
 
 
 class _Probe:
@@ -217,7 +204,7 @@ def traceroute(req: DiagRequest) -> DiagResult:
         # a silent TCP probe may cost a retransmitted SYN (TCP_SYNCNT 1)
         max_packets=max(1, req.max_packets // 2) if tcp else req.max_packets,
     )
-    hops = tuple(_hop(h.ttl, h.reply, h.rtt_s) for h in res.hops)
+    hops = tuple(to_hop(h.ttl, h.reply, h.rtt_s) for h in res.hops)
     how = f"TCP connect per TTL to port {req.port}" if tcp else "UDP datagram per TTL"
     return DiagResult(
         req.id,
@@ -267,7 +254,7 @@ def pmtu(req: DiagRequest) -> DiagResult:
         deadline_s=req.deadline_ms / 1000.0,
         max_packets=req.max_packets,
     )
-    hops = tuple(_hop(64, r, rtt, size) for size, r, rtt in res.probes)
+    hops = tuple(to_hop(64, r, rtt, size) for size, r, rtt in res.probes)
     sent = sum(1 for h in hops if h.reply != "local-error")
     detail = f"UDP to port {port} with DF" + (f"; {res.detail}" if res.detail else "")
     return DiagResult(
@@ -330,7 +317,7 @@ def syn(req: DiagRequest) -> DiagResult:
         "syn",
         "recverr",
         detail=syn_outcome(reply),
-        hops=(_hop(64, reply, rtt),),
+        hops=(to_hop(64, reply, rtt),),
         reached=reply.from_target,
         sent=1,
         received=0 if reply.reply == "none" else 1,

@@ -15,6 +15,8 @@ import socket
 import struct
 from typing import Any, NamedTuple, Optional
 
+from .._diag_msgs import Hop
+
 #: ICMP destination unreachable (type 3) codes, as the report names them (RFC 792, 1122, 1812).
 UNREACH_NAMES = {
     0: "net-unreachable",
@@ -185,3 +187,19 @@ def classify_extended_err(ee: ExtendedErr) -> Reply:
         # EMSGSIZE from our own stack: the route's known PMTU is in ee_info
         return Reply("local-error", ee.offender, None, None, "local-emsgsize", ee.info or None)
     return Reply("other", ee.offender)
+
+
+def to_hop(ttl: int, reply: Reply, rtt: Optional[float], size: Optional[int] = None) -> Hop:
+    """A hop of a diagnostic's result: the reply at `ttl`, its RTT in seconds when it
+    came (None when it did not), and the probe's size for path-MTU searches."""
+    return Hop(
+        ttl=ttl,
+        reply=reply.reply,
+        address=reply.address,
+        rtt_us=None if rtt is None else int(rtt * 1e6),
+        icmp_type=reply.icmp_type,
+        icmp_code=reply.icmp_code,
+        icmp=reply.icmp,
+        mtu=reply.mtu,
+        size=size,
+    )
