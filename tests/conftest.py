@@ -29,31 +29,39 @@ _CLONE_NEWNET = 0x40000000
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def _isolate_worker(worker: str) -> None:
-    """Give xdist worker `worker` (gw0, gw1, ...) its own network namespace and lab prefix."""
+def _isolate_worker(worker: str) -> str | None:
+    """Give xdist worker `worker` (gw0, gw1, ...) its own network namespace and lab
+    prefix; why it could not, or None."""
     number = int(worker.removeprefix("gw"))
     if number >= len(_BASE36):
-        raise pytest.UsageError(f"at most {len(_BASE36)} test workers (-n), one lab prefix each")
+        return f"at most {len(_BASE36)} test workers (-n), one lab prefix each"
     # nct- -> nct0-, nct1-, ...: still 1-5 characters before the '-' with the
     # fault and fan-out tests' 'f' added (nct0f-)
     base = os.environ.get("NETCHECK_LAB_TEST_PREFIX", "nct-").rstrip("-")[:3]
     os.environ["NETCHECK_LAB_TEST_PREFIX"] = f"{base}{_BASE36[number]}-"
     if sys.platform != "linux" or os.geteuid() != 0:
-        raise pytest.UsageError(
+        return (
             "parallel test runs (-n) need root on Linux: each worker runs in a network "
             "namespace of its own; run without -n instead"
         )
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(_CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise pytest.UsageError(f"test worker {worker}: unshare(CLONE_NEWNET): {os.strerror(err)}")
+        return f"test worker {worker}: unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}"
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+    return None
+
+
+# At import, not in pytest_configure: the conftests of the paths given on the command
+# line (tests/integration/lab/conftest.py for `pytest tests/integration/lab`) are
+# imported before pytest_configure runs, and they read the lab prefix when imported.
+# This file is imported before them (a parent directory's conftest comes first).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+_WORKER_PROBLEM = None if _WORKER is None else _isolate_worker(_WORKER)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker is not None:
-        _isolate_worker(worker)
+    if _WORKER_PROBLEM is not None:
+        raise pytest.UsageError(_WORKER_PROBLEM)
 
 
 # Every skip of the run, whatever made it (require(), a skipif marker, a fixture):
@@ -78,17 +86,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def run_pytest_in(
-    directory: Path, *args: str, ci: bool = False
+    directory: Path, *args: str, ci: bool = False, target: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """A pytest run of its own over `directory`, with this conftest: not CI unless
-    asked, not a worker of this run's own xdist, with the default lab prefix."""
+    """A pytest run of its own over `target` (default: `directory`), with this conftest
+    in `directory`: not CI unless asked, not a worker of this run's own xdist, with the
+    default lab prefix."""
     shutil.copy(Path(__file__), directory / "conftest.py")
     drop = ("CI", "NETCHECK_LAB_TEST_PREFIX")
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST_")}
     if ci:
         env["CI"] = "true"
+    where = str(target or directory)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, str(directory)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, where],
         capture_output=True,
         text=True,
         timeout=120,
