@@ -109,7 +109,7 @@ def test_case_insensitive_enums_and_ids() -> None:
             "'Permit' is not one of Allow, Deny",
         ),
         (
-            [nsg("n1", [rule("bad", 100, src="10.0.0.0/33")])],
+            [nsg("n1", [rule("bad", 100, src="198.18.0.0/33")])],
             "$[0].securityRules[0].sourceAddressPrefix",
             "neither an address prefix",
         ),

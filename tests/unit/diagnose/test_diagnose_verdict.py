@@ -94,7 +94,7 @@ def test_gateways_may_be_named() -> None:
     assert gateway_label(TOPOLOGY, "198.18.200.2") == "vpn-rtr 198.18.200.2 (s2s-vpn)"
     assert gateway_label(TOPOLOGY, "198.19.1.1") == "azure-gw 198.19.1.1 (s2s-vpn, expressroute)"
     assert gateway_label(TOPOLOGY, "198.18.201.2") == "198.18.201.2 (expressroute)"
-    assert gateway_label(TOPOLOGY, "10.0.0.1") == "10.0.0.1"
+    assert gateway_label(TOPOLOGY, "198.18.99.1") == "198.18.99.1"
 
 
 def test_a_bad_gateway_address_in_the_mapping_names_its_line() -> None:

@@ -43,7 +43,7 @@ def test_an_address_fault_loads() -> None:
     ("dev", "addr", "message"),
     [
         ("eth9", "198.18.250.1/24", "b has no interface 'eth9'"),
-        ("eth0", "10.0.0.1/24", "outside the lab range"),
+        ("eth0", "192.0.2.1/24", "outside the lab range"),
     ],
 )
 def test_address_fault_errors_name_the_place(dev: str, addr: str, message: str) -> None:

@@ -132,7 +132,7 @@ def test_an_error_in_defaults_agent_is_reported_once_not_per_host() -> None:
     assert not isinstance(err, ConfigErrors)
     assert str(err) == "t.yaml:6:17: defaults.agent.port: expected an integer, found string 'abc'"
     # with a host error besides it: both, each once
-    text = text.replace("address: 127.0.2.12", "address: 10.0.0.1")
+    text = text.replace("address: 127.0.2.12", "address: 198.18.0.1")
     err = _err(text)
     assert isinstance(err, ConfigErrors)
     assert [e.field for e in err.errors] == ["defaults.agent.port", "hosts.h2.address"]
