@@ -21,6 +21,10 @@ from pathlib import Path
 
 import pytest
 
+# In CI any skip fails the run: the hooks of tests/ci_skips.py, registered with this
+# conftest (the agent's Python 3.9 runs load the same plugin with -p).
+from tests.ci_skips import pytest_runtest_logreport, pytest_sessionfinish  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "topologies"
 
@@ -64,38 +68,23 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(_WORKER_PROBLEM)
 
 
-# Every skip of the run, whatever made it (require(), a skipif marker, a fixture):
-# in CI (CI=true) any skip fails the run, so no test can stop running unnoticed.
-_SKIPPED: list[str] = []
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and not hasattr(report, "wasxfail"):
-        _SKIPPED.append(report.nodeid)
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if os.environ.get("CI") != "true" or not _SKIPPED or exitstatus != 0:
-        return
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"CI=true: {len(_SKIPPED)} test(s) skipped, which fails CI:", red=True)
-        for nodeid in _SKIPPED:
-            reporter.write_line(f"  {nodeid}")
-
-
 def run_pytest_in(
-    directory: Path, *args: str, ci: bool = False, target: Path | None = None
+    directory: Path,
+    *args: str,
+    ci: bool = False,
+    target: Path | None = None,
+    conftest: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """A pytest run of its own over `target` (default: `directory`), with this conftest
-    in `directory`: not CI unless asked, not a worker of this run's own xdist, with the
-    default lab prefix."""
-    shutil.copy(Path(__file__), directory / "conftest.py")
+    in `directory` unless `conftest` is False: not CI unless asked, not a worker of this
+    run's own xdist, with the default lab prefix, this checkout's `tests` importable."""
+    if conftest:
+        shutil.copy(Path(__file__), directory / "conftest.py")
     drop = ("CI", "NETCHECK_LAB_TEST_PREFIX")
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST_")}
     if ci:
         env["CI"] = "true"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
     where = str(target or directory)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, where],
